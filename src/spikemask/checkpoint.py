@@ -1,0 +1,75 @@
+"""Checkpoints: a dict that can rebuild its model from the registry.
+
+Keys: ``model_name``, ``model_options``, ``num_classes``, ``in_channels``, ``img_size``,
+``state_dict``, ``mask`` (RSM ratio/where/seed applied on top of the options), ``converted``
+(True for a converted SNN), and for training checkpoints ``epoch``, ``optimizer``, ``scheduler``,
+``config`` and ``history``. Written atomically (:mod:`spikemask.io`).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from torch import nn
+
+from .conversion import convert
+from .errors import SpikemaskError
+from .io import load_torch, save_torch
+from .masking import set_mask_ratio
+from .models import create_model
+
+REQUIRED = ("model_name", "model_options", "num_classes", "in_channels", "img_size", "state_dict")
+
+
+def model_record(model: nn.Module) -> dict[str, Any]:
+    """The part of a checkpoint that rebuilds ``model`` (registry name, sizes, options, weights)."""
+    return {"model_name": model.model_name, "model_options": dict(model.model_options),
+            "num_classes": model.num_classes, "in_channels": model.in_channels, "img_size": model.img_size,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "mask": getattr(model, "mask_setting", None), "converted": bool(getattr(model, "converted", False))}
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:
+    """Write ``model`` (plus ``extra`` entries) to ``path`` atomically."""
+    save_torch(path, {**model_record(model), **extra})
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint dict and check that it has what a model needs."""
+    ckpt = load_torch(path)
+    missing = [k for k in REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise SpikemaskError(f"{path} is not a spikemask checkpoint (missing {', '.join(missing)}); "
+                             "pass a checkpoint.pt written by `spikemask train` or `spikemask convert`")
+    return ckpt
+
+
+def apply_mask_setting(model: nn.Module, setting: dict | None) -> None:
+    """Set RSM ratios from ``{"ratio", "where", "seed"}`` and remember the setting on the model."""
+    if setting and setting.get("ratio", 0) > 0:
+        set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"))
+    model.mask_setting = setting
+
+
+def build_model(ckpt: dict[str, Any]) -> nn.Module:
+    """Rebuild the ANN of a checkpoint dict and load its weights (the masks as saved)."""
+    model = create_model(ckpt["model_name"], num_classes=ckpt["num_classes"], in_channels=ckpt["in_channels"],
+                         img_size=ckpt["img_size"], **ckpt["model_options"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise SpikemaskError(f"checkpoint weights do not fit model {ckpt['model_name']}: {first}") from None
+    apply_mask_setting(model, ckpt.get("mask"))
+    return model
+
+
+def load_model(path: str | os.PathLike, spiking: bool | None = None) -> nn.Module:
+    """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved."""
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt)
+    if spiking or (spiking is None and ckpt.get("converted")):
+        mask = model.mask_setting
+        model = convert(model)
+        model.mask_setting = mask
+    return model.eval()

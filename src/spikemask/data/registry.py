@@ -1,0 +1,49 @@
+"""The dataset registry: each entry builds a :class:`DataSpec` from ``root`` and ``train``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch.utils.data import Dataset
+
+from ..errors import SpikemaskError
+
+
+@dataclass
+class DataSpec:
+    """A dataset and what a model needs to know about it.
+
+    Attributes:
+        dataset: yields ``(x, label)``; x is ``[C, H, W]`` (static) or ``[T, C, H, W]`` (frames).
+        num_classes, in_channels, img_size: model input/output sizes (``img_size`` = H = W).
+        time_steps: number of frames per sample for event data, ``None`` for static images.
+    """
+
+    dataset: Dataset
+    num_classes: int
+    in_channels: int
+    img_size: int
+    time_steps: int | None = None
+
+
+_DATASETS: dict[str, Callable[..., DataSpec]] = {}
+
+
+def register_dataset(name: str) -> Callable[[Callable[..., DataSpec]], Callable[..., DataSpec]]:
+    """Decorator: register ``fn(root, train, **options) -> DataSpec`` under ``name``."""
+    def deco(fn: Callable[..., DataSpec]) -> Callable[..., DataSpec]:
+        _DATASETS[name] = fn
+        return fn
+    return deco
+
+
+def list_datasets() -> list[str]:
+    """Names of all registered datasets."""
+    return sorted(_DATASETS)
+
+
+def get_dataset(name: str, root: str | None = None, train: bool = True, **options: Any) -> DataSpec:
+    """Build the named dataset's train or test split (``root``: local folder; never downloads)."""
+    if name not in _DATASETS:
+        raise SpikemaskError(f"unknown dataset {name!r}; choose one of: {', '.join(list_datasets())}")
+    return _DATASETS[name](root=root, train=train, **options)

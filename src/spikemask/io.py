@@ -1,0 +1,68 @@
+"""Atomic file writing: results and checkpoints are never left half-written.
+
+Every writer here writes to a temporary file in the destination folder and then renames it over
+the target (``os.replace`` is atomic on POSIX and Windows), so an interrupted run leaves either the
+old file or the new one, never a corrupt mix.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .errors import SpikemaskError
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    return atomic_write(path, lambda f: json.dump(obj, f, indent=2, sort_keys=False), "w")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file, with a clear error if it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpikemaskError(f"file not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise SpikemaskError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}); re-create it") from None
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> Path:
+    """``torch.save`` to ``path`` atomically."""
+    return atomic_write(path, lambda f: torch.save(obj, f), "wb")
+
+
+def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
+    """``torch.load`` on CPU with one-line errors for a missing or corrupt file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpikemaskError(f"{what} not found: {path} (check the path; `spikemask train` writes DIR/checkpoint.pt)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many types for truncated/corrupt files
+        raise SpikemaskError(f"{what} {path} is corrupt or not a PyTorch file ({type(e).__name__}); "
+                             "re-create it or pick another file") from None

@@ -1,0 +1,111 @@
+"""Random Spike Masking (RSM, MST §3.4, FAITHFULNESS M12).
+
+Each spike is dropped (set to 0) independently with probability ``ratio``, in training (on QCFS
+outputs) and in inference (on IF spikes). Unlike dropout there is no ``1/(1-p)`` rescaling: the
+point is to transmit fewer spikes. A fresh mask is drawn at every call (every iteration, every
+SNN time step). ``ratio = 0`` is the exact identity and draws no random numbers.
+
+Masks live in the model as :class:`SpikeMask` modules placed after each spiking site, so their
+ratios can be set per layer by name with :func:`set_mask_ratio`.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from .errors import SpikemaskError
+
+
+def check_ratio(ratio: float) -> float:
+    """Validate a masking ratio: it must lie in [0, 1)."""
+    ratio = float(ratio)
+    if not 0.0 <= ratio < 1.0:
+        raise SpikemaskError(f"masking ratio must be in [0, 1), got {ratio}")
+    return ratio
+
+
+def random_spike_mask(x: torch.Tensor, ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Zero each element of ``x`` with probability ``ratio`` (no rescaling). Shape is kept."""
+    if ratio == 0.0:
+        return x
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= ratio
+    return x * keep.to(x.dtype)
+
+
+class SpikeMask(nn.Module):
+    """RSM as a module: ``ratio`` drop probability, optional ``seed`` for reproducible masks.
+
+    With a seed, the module owns a generator that is re-seeded by :meth:`reseed`, so two runs with
+    the same seed draw identical masks. Without one, the global torch RNG is used.
+    """
+
+    def __init__(self, ratio: float = 0.0, seed: int | None = None) -> None:
+        super().__init__()
+        self.ratio = check_ratio(ratio)
+        self.seed = seed
+        self._generator: torch.Generator | None = None
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Restart this mask's random stream (from ``seed`` if given, else from its own seed)."""
+        if seed is not None:
+            self.seed = seed
+        self._generator = None
+
+    def _gen(self, device: torch.device) -> torch.Generator | None:
+        if self.seed is None:
+            return None
+        if self._generator is None or self._generator.device != device:
+            self._generator = torch.Generator(device=device)
+            self._generator.manual_seed(self.seed)
+        return self._generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ratio == 0.0:
+            return x
+        return random_spike_mask(x, self.ratio, self._gen(x.device))
+
+    def extra_repr(self) -> str:
+        return f"ratio={self.ratio}" + (f", seed={self.seed}" if self.seed is not None else "")
+
+
+def masks(model: nn.Module) -> list[tuple[str, SpikeMask]]:
+    """``(name, module)`` for every :class:`SpikeMask` in ``model``, in definition order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, SpikeMask)]
+
+
+def set_mask_ratio(model: nn.Module, ratio: float, where: str | Iterable[str] = "*",
+                   seed: int | None = None) -> list[str]:
+    """Set the RSM ratio of the masks whose names match ``where`` (glob patterns).
+
+    Args:
+        ratio: drop probability in [0, 1).
+        where: one glob or several (e.g. ``"layer1.*"``, ``["features.3.*", "features.7.*"]``).
+        seed: if given, mask ``i`` (in model order) gets seed ``seed + i``.
+    Returns:
+        The names of the masks that were set; raises if none matched.
+    """
+    ratio = check_ratio(ratio)
+    patterns = [where] if isinstance(where, str) else list(where)
+    all_masks = masks(model)
+    hit = []
+    for i, (name, m) in enumerate(all_masks):
+        if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            m.ratio = ratio
+            if seed is not None:
+                m.reseed(seed + i)
+            hit.append(name)
+    if not hit:
+        names = ", ".join(n for n, _ in all_masks[:6]) or "none"
+        raise SpikemaskError(f"no mask matches {patterns}; this model's masks are named like: {names}")
+    return hit
+
+
+def reseed_masks(model: nn.Module, seed: int | None) -> None:
+    """Give every mask a reproducible stream (``seed + i``), or back to the global RNG with None."""
+    for i, (_, m) in enumerate(masks(model)):
+        m.reseed(None if seed is None else seed + i)
+        if seed is None:
+            m.seed = None

@@ -1,0 +1,56 @@
+"""Building blocks shared by the conversion models (ResNet, VGG, MST Swin)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..masking import SpikeMask
+from ..qcfs import QCFS
+
+
+class SpikeSite(nn.Module):
+    """Where a layer emits spikes: an activation followed by its Random Spike Mask.
+
+    In the ANN ``act`` is :class:`~spikemask.qcfs.QCFS`; conversion swaps it for an
+    :class:`~spikemask.neurons.IFNeuron` with θ = λ. The mask then drops spikes (or, in the ANN,
+    quantised activations) with probability ``mask.ratio``. Energy accounting counts the nonzero
+    outputs of every site: those are the spikes that are transmitted.
+    Shape: any; elementwise.
+    """
+
+    def __init__(self, act: nn.Module, mask_ratio: float = 0.0) -> None:
+        super().__init__()
+        self.act = act
+        self.mask = SpikeMask(mask_ratio)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mask(self.act(x))
+
+
+def qcfs_site(levels: int, threshold: float, mask_ratio: float = 0.0) -> SpikeSite:
+    """A QCFS activation with its RSM mask."""
+    return SpikeSite(QCFS(levels, threshold), mask_ratio)
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channel count scaled by a width multiplier (at least 1)."""
+    return max(1, int(round(channels * width)))
+
+
+def init_weights(model: nn.Module) -> None:
+    """Kaiming-normal convs and linears, unit BN, zero biases.
+
+    Linears get Kaiming init too (not the usual N(0, 0.01)): QCFS outputs 0 for inputs below
+    λ/(2L), so tiny initial pre-activations would leave the classifier silent and untrainable.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)

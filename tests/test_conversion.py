@@ -1,0 +1,85 @@
+"""Conversion and simulation: equivalences that must hold exactly."""
+import pytest
+import torch
+from torch import nn
+
+import spikemask
+from spikemask.conversion import convert, correct_by_step, cumulative_mean, report_steps, simulate
+from spikemask.errors import SpikemaskError
+from spikemask.models.common import qcfs_site
+from spikemask.neurons import IFNeuron, set_time_steps
+from spikemask.qcfs import QCFS
+
+
+def small_trained_like_model():
+    torch.manual_seed(0)
+    model = spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.125, levels=4).eval()
+    for m in model.modules():   # give BN non-trivial statistics so neurons fire
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_var.uniform_(0.5, 2)
+            m.bias.data.uniform_(0, 0.5)
+    return model
+
+
+def test_convert_replaces_every_qcfs_by_if_with_theta_lambda():
+    ann = small_trained_like_model()
+    lambdas = [m.threshold.item() for m in ann.modules() if isinstance(m, QCFS)]
+    snn = convert(ann)
+    thetas = [m.threshold.item() for m in snn.modules() if isinstance(m, IFNeuron)]
+    assert thetas == lambdas and len(thetas) == 15
+    assert not any(isinstance(m, QCFS) for m in snn.modules())
+    assert any(isinstance(m, QCFS) for m in ann.modules())          # the ANN is untouched
+
+
+def test_one_layer_network_equals_qcfs_ann_when_T_equals_L():
+    torch.manual_seed(0)
+    ann = nn.Sequential(nn.Linear(6, 5), qcfs_site(levels=8, threshold=1.3)).double().eval()
+    x = torch.randn(4, 6, dtype=torch.float64)
+    snn = convert(ann)
+    folded = x.unsqueeze(0).expand(8, 4, 6).reshape(32, 6)
+    set_time_steps(snn, 8)
+    assert torch.allclose(snn(folded).reshape(8, 4, 5).mean(0), ann(x), atol=1e-12)
+
+
+def test_simulation_modes_and_chunks_give_identical_logits():
+    snn = convert(small_trained_like_model())
+    x = torch.randn(3, 1, 28, 28)
+    full = simulate(snn, x, 12)
+    assert full.shape == (12, 3, 10) and full.abs().sum() > 0
+    assert torch.equal(full, simulate(snn, x, 12, time_chunk=5))
+    assert torch.equal(full, simulate(snn, x, 12, step_mode="s"))
+
+
+def test_snn_approaches_ann_as_T_grows():
+    ann = small_trained_like_model()
+    x = torch.randn(8, 1, 28, 28)
+    target = ann(x)
+    err = {t: (cumulative_mean(simulate(convert(ann), x, t))[-1] - target).abs().mean().item() for t in (4, 64)}
+    assert err[64] < err[4]
+
+
+def test_accuracy_by_step_and_report_steps():
+    logits = torch.tensor([[[0.0, 1.0]], [[3.0, 0.0]], [[3.0, 0.0]]])   # T=3, B=1
+    assert cumulative_mean(logits)[1].tolist() == [[1.5, 0.5]]
+    assert correct_by_step(logits, torch.tensor([0])).tolist() == [0, 1, 1]
+    assert report_steps(32) == [1, 2, 4, 8, 16, 32] and report_steps(12) == [1, 2, 4, 8, 12]
+
+
+@pytest.mark.parametrize("x, match", [
+    (torch.randn(2, 3, 28, 28), "3 channels"),
+    (torch.randn(2, 1, 32, 32), "32x32 px"),
+    (torch.full((2, 1, 28, 28), float("nan")), "NaN"),
+    (torch.randn(1, 28, 28), r"\[B, C, H, W\]"),
+])
+def test_simulate_rejects_bad_input(x, match):
+    snn = convert(small_trained_like_model())
+    with pytest.raises(SpikemaskError, match=match):
+        simulate(snn, x, 4)
+
+
+def test_bad_time_steps_and_non_qcfs_models():
+    snn = convert(small_trained_like_model())
+    with pytest.raises(SpikemaskError, match="T must be"):
+        simulate(snn, torch.randn(1, 1, 28, 28), 0)
+    with pytest.raises(SpikemaskError, match="no QCFS"):
+        convert(nn.Linear(2, 2))

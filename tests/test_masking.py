@@ -1,0 +1,47 @@
+"""Random Spike Masking: statistics, reproducibility, identity at 0, placement by name."""
+import pytest
+import torch
+
+from spikemask import create_model
+from spikemask.errors import SpikemaskError
+from spikemask.masking import SpikeMask, masks, random_spike_mask, set_mask_ratio
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.75])
+def test_masked_fraction_within_half_percent_over_a_million_spikes(ratio):
+    spikes = torch.ones(1_000_000)
+    kept = SpikeMask(ratio, seed=3)(spikes)
+    assert abs((1 - kept.mean().item()) - ratio) < 0.005
+    assert set(kept.unique().tolist()) <= {0.0, 1.0}      # no 1/(1-p) rescaling
+
+
+def test_same_seed_same_masks_and_fresh_mask_each_call():
+    x = torch.ones(4, 1000)
+    a, b = SpikeMask(0.5, seed=7), SpikeMask(0.5, seed=7)
+    first = a(x)
+    assert torch.equal(first, b(x))
+    assert not torch.equal(first, a(x))                   # a new mask per call (per time step)
+    a.reseed()
+    assert torch.equal(first, a(x))                       # reseeding restarts the stream
+
+
+def test_ratio_zero_is_exact_identity():
+    x = torch.randn(100)
+    assert SpikeMask(0.0)(x) is x
+    assert random_spike_mask(x, 0.0) is x
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5])
+def test_ratio_outside_unit_interval_is_rejected(bad):
+    with pytest.raises(SpikemaskError, match=r"\[0, 1\)"):
+        SpikeMask(bad)
+
+
+def test_set_mask_ratio_by_glob_touches_only_named_masks():
+    model = create_model("resnet18", in_channels=1, img_size=28, width=0.125)
+    hit = set_mask_ratio(model, 0.5, "layers.0.*")
+    assert hit == ["layers.0.act1.mask", "layers.0.act2.mask"]
+    ratios = {name: m.ratio for name, m in masks(model)}
+    assert all(r == (0.5 if name in hit else 0.0) for name, r in ratios.items())
+    with pytest.raises(SpikemaskError, match="no mask matches"):
+        set_mask_ratio(model, 0.5, "nothing.*")
