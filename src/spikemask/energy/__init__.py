@@ -1,4 +1,13 @@
-"""Energy accounting: spike/SOP counts and MST power (:mod:`.spikes`)."""
-from .spikes import EnergyReport, SpikeCounter, conv_sops, power_watts
+"""Energy accounting.
 
-__all__ = ["EnergyReport", "SpikeCounter", "conv_sops", "power_watts"]
+- :mod:`.spikes`: spike and synaptic-operation counts of converted SNNs and MST power
+  ``P = spikes per step / 1 ms × α`` (MST eq. 10).
+- :mod:`.synaptic`: the E_MAC / E_AC energy model of SDMFormer Table 2 (eqs. 7–8), firing rates and
+  parameter counts with masked channels excluded.
+"""
+from .spikes import EnergyReport, SpikeCounter, conv_sops, power_watts
+from .synaptic import (E_AC_PJ, E_MAC_PJ, block_firing_rates, compare_models, measure_activity, parameter_counts,
+                       synaptic_energy, synaptic_layers)
+
+__all__ = ["EnergyReport", "SpikeCounter", "conv_sops", "power_watts", "E_AC_PJ", "E_MAC_PJ", "block_firing_rates",
+           "compare_models", "measure_activity", "parameter_counts", "synaptic_energy", "synaptic_layers"]
