@@ -5,5 +5,6 @@
 """
 from .registry import DataSpec, get_dataset, list_datasets, register_dataset
 from . import static  # noqa: F401  (registers mnist, cifar10, cifar100, imagefolder)
+from ..events import datasets as _events  # noqa: F401  (event sets; their optional readers load lazily)
 
 __all__ = ["DataSpec", "get_dataset", "list_datasets", "register_dataset"]
