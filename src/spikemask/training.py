@@ -47,6 +47,7 @@ class TrainConfig:
     out: str = "runs/train"
     root: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)   # e.g. frames=16, layout="channels"
     epochs: int = 10
     batch_size: int = 128
     optimizer: str = "sgd"          # "sgd" or "adamw"
@@ -155,8 +156,8 @@ class Trainer:
         self.device = pick_device(cfg.device)
         self.rank, self.world = distributed_setup(self.device)
         seed_everything(cfg.seed)
-        train_spec = get_dataset(cfg.dataset, root=cfg.root, train=True)
-        test_spec = get_dataset(cfg.dataset, root=cfg.root, train=False, augment=False)
+        train_spec = get_dataset(cfg.dataset, root=cfg.root, train=True, **cfg.data_options)
+        test_spec = get_dataset(cfg.dataset, root=cfg.root, train=False, **{**cfg.data_options, "augment": False})
         self.model = self._build_model(train_spec).to(self.device)
         self.teacher = self._load_teacher(train_spec)
         sampler = DistributedSampler(train_spec.dataset, seed=cfg.seed) if self.world > 1 else None
@@ -279,6 +280,13 @@ class Trainer:
             from .plots import plot_training
             plot_training(self.history, self.out / "training.png")
         return metrics
+
+
+def summarize_seeds(seeds: list[int], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Final test accuracies of several seeds as mean and sample standard deviation."""
+    acc = np.array([r["test_accuracy"] for r in runs], dtype=np.float64)
+    return {"seeds": list(seeds), "test_accuracy": acc.tolist(), "mean": float(acc.mean()),
+            "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0}
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:

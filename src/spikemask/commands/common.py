@@ -47,6 +47,8 @@ def mask_ratio(text: str) -> float:
 def add_data_args(p: argparse.ArgumentParser, default: str = "mnist") -> None:
     p.add_argument("--dataset", default=default, help=f"dataset name (default {default}; `spikemask models` lists them)")
     p.add_argument("--root", help="folder holding the dataset files (not needed for the bundled mnist)")
+    p.add_argument("--data-opt", action="append", metavar="KEY=VALUE",
+                   help="dataset option, repeatable (e.g. frames=16, layout=channels for event data)")
     p.add_argument("--batch-size", type=positive_int, default=200, help="evaluation batch size (default 200)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
 
@@ -59,3 +61,4 @@ def add_snn_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-seed", type=int, help="seed for reproducible masks")
     p.add_argument("--alpha", type=float, default=1.0, help="energy per spike in J for P = spikes/1 ms × α (default 1)")
     p.add_argument("--max-batches", type=positive_int, help="evaluate only this many batches (quick checks)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     model, _ = load_for_eval(args)
     loader = test_loader(model, args)
     result = evaluate_snn(convert(model), loader, args.time_steps, pick_device(args.device), args.time_chunk,
-                          args.alpha, args.mask_seed, args.max_batches)
+                          args.alpha, args.mask_seed, args.max_batches, progress=not args.no_progress)
     e = result["energy"]
     print("\n".join(format_layers(e["layers"])))
     print(f"total: {e['spikes_per_image']:.4g} spikes/image over T={e['time_steps']} "

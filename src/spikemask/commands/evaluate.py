@@ -16,7 +16,7 @@ from ..evaluation import evaluate_snn
 from ..io import write_json
 from ..plots import plot_accuracy_vs_steps
 from ..training import evaluate_accuracy, pick_device
-from .common import add_data_args, add_snn_args
+from .common import add_data_args, add_snn_args, parse_options
 
 
 def load_for_eval(args: argparse.Namespace):
@@ -30,7 +30,7 @@ def load_for_eval(args: argparse.Namespace):
 
 def test_loader(model, args: argparse.Namespace) -> DataLoader:
     """The test split of ``--dataset``, checked against the model's input size and classes."""
-    spec = get_dataset(args.dataset, root=args.root, train=False, augment=False)
+    spec = get_dataset(args.dataset, root=args.root, train=False, **{**parse_options(args.data_opt), "augment": False})
     check(spec.in_channels == model.in_channels and spec.img_size == model.img_size,
           f"{args.dataset} gives {spec.in_channels}x{spec.img_size}x{spec.img_size} images but the checkpoint's "
           f"model expects {model.in_channels}x{model.img_size}x{model.img_size}; evaluate on the dataset it was "
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     loader = test_loader(model, args)
     ann_acc = None if ckpt.get("converted") else evaluate_accuracy(model.to(device), loader, device)
     result = evaluate_snn(convert(model), loader, args.time_steps, device, args.time_chunk, args.alpha,
-                          args.mask_seed, args.max_batches)
+                          args.mask_seed, args.max_batches, progress=not args.no_progress)
     energy = result["energy"]
     if ann_acc is not None:
         print(f"ANN accuracy: {100 * ann_acc:.2f} %")

@@ -2,14 +2,27 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
-from ..training import TrainConfig, train
+from ..io import write_json
+from ..training import TrainConfig, summarize_seeds, train
 from .common import mask_ratio, parse_options, positive_int
+
+
+def run_seeds(cfg: TrainConfig, seeds: list[int]) -> int:
+    """One run per seed in ``OUT/seed_K``, then ``OUT/summary.json`` with mean ± std (Table 4 style)."""
+    runs = [train(dataclasses.replace(cfg, seed=s, out=str(Path(cfg.out) / f"seed_{s}"))) for s in seeds]
+    summary = summarize_seeds(seeds, runs)
+    write_json(Path(cfg.out) / "summary.json", summary)
+    print(f"{len(seeds)} seeds: test accuracy {100 * summary['mean']:.2f} ± {100 * summary['std']:.2f} % "
+          f"(mean ± std); wrote {cfg.out}/summary.json")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(model=args.model, dataset=args.dataset, out=args.out, root=args.root,
-                      model_options=parse_options(args.opt), epochs=args.epochs, batch_size=args.batch_size,
+                      model_options=parse_options(args.opt), data_options=parse_options(args.data_opt), epochs=args.epochs, batch_size=args.batch_size,
                       optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
                       warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
                       mask_ratio=args.mask_ratio, mask_where=args.mask_where, mask_seed=args.mask_seed,
@@ -17,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
                       kd_temperature=args.kd_temperature, seed=args.seed, workers=args.workers,
                       device=args.device, amp=args.amp, resume=args.resume, progress=not args.no_progress,
                       max_batches=args.max_batches)
+    if args.seeds:
+        return run_seeds(cfg, args.seeds)
     metrics = train(cfg)
     print(f"done: test accuracy {metrics['test_accuracy']:.4f}; wrote {args.out}/checkpoint.pt, metrics.json, "
           "config.json, training.png")
@@ -30,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opt", action="append", metavar="KEY=VALUE", help="model option, repeatable (e.g. width=0.25)")
     p.add_argument("--dataset", default="mnist", help="dataset name (default: bundled mnist)")
     p.add_argument("--root", help="dataset folder (for datasets other than the bundled mnist)")
+    p.add_argument("--data-opt", action="append", metavar="KEY=VALUE",
+                   help="dataset option, repeatable (e.g. frames=16, layout=channels for event data)")
     p.add_argument("--out", default="runs/train", help="run folder (default runs/train)")
     p.add_argument("--epochs", type=positive_int, default=10)
     p.add_argument("--batch-size", type=positive_int, default=128)
@@ -46,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the distillation term (default 0.5)")
     p.add_argument("--kd-temperature", type=float, default=4.0, help="distillation temperature τ (default 4)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", help="train once per seed into OUT/seed_K and summarise "
+                   "accuracy as mean ± std in OUT/summary.json")
     p.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (GPU)")

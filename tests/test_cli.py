@@ -1,0 +1,89 @@
+"""The command line: every command has --help; every bad input is one line on stderr and exit code 2."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from spikemask.cli import main
+from spikemask.checkpoint import save_checkpoint
+import spikemask
+
+
+def run_cli(*args):
+    proc = subprocess.run([sys.executable, "-m", "spikemask.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
+    model = spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
+    save_checkpoint(path, model)
+    return path
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "convert", "evaluate", "energy", "models"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert "usage: spikemask " + command in capsys.readouterr().out
+
+
+def bad_inputs(ckpt, tmp):
+    corrupt = tmp / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint at all")
+    nan_input = tmp / "nan.pt"
+    torch.save(torch.full((1, 1, 28, 28), float("nan")), nan_input)
+    wrong_size = tmp / "big.pt"
+    torch.save(torch.zeros(1, 1, 32, 32), wrong_size)
+    wrong_channels = tmp / "rgb.npy"
+    import numpy as np
+    np.save(wrong_channels, np.zeros((1, 3, 28, 28), np.float32))
+    return {
+        "unknown model": (["train", "--model", "nope", "--out", str(tmp / "r")], "unknown model 'nope'"),
+        "unknown dataset": (["train", "--dataset", "nope", "--out", str(tmp / "r")], "unknown dataset 'nope'"),
+        "missing checkpoint": (["evaluate", "--checkpoint", str(tmp / "missing.pt")], "checkpoint not found"),
+        "corrupt checkpoint": (["evaluate", "--checkpoint", str(corrupt)], "corrupt"),
+        "image size mismatch": (["evaluate", "--checkpoint", str(ckpt), "--input", str(wrong_size)], "32x32 px"),
+        "channel mismatch": (["evaluate", "--checkpoint", str(ckpt), "--input", str(wrong_channels)], "3 channels"),
+        "mask ratio 1": (["evaluate", "--checkpoint", str(ckpt), "--mask-ratio", "1.0"], "[0, 1)"),
+        "mask ratio negative": (["train", "--mask-ratio", "-0.2"], "[0, 1)"),
+        "T < 1": (["evaluate", "--checkpoint", str(ckpt), "-T", "0"], "integer >= 1"),
+        "NaN input": (["evaluate", "--checkpoint", str(ckpt), "--input", str(nan_input)], "NaN"),
+        "bad model option": (["train", "--opt", "depth=3", "--out", str(tmp / "r")], "has no option"),
+        "dataset needs root": (["train", "--dataset", "cifar10", "--out", str(tmp / "r")], "needs --root"),
+        "evaluate on wrong dataset": (["evaluate", "--checkpoint", str(ckpt), "--dataset", "cifar10", "--root",
+                                      str(tmp)], "cifar-10-batches-py"),
+    }
+
+
+def run_in_process(capsys, args):
+    try:
+        code = main(args)
+    except SystemExit as e:
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_bad_inputs_give_one_line_and_exit_code_2(ckpt, tmp_path, capsys):
+    for case, (args, expected) in bad_inputs(ckpt, tmp_path).items():
+        code, out, err = run_in_process(capsys, args)
+        lines = err.strip().splitlines()
+        assert code == 2, f"{case}: exit {code}, stderr {err!r}"
+        assert len(lines) == 1, f"{case}: expected one line, got {lines}"
+        assert "Traceback" not in err and expected in lines[0], f"{case}: {lines[0]!r}"
+
+
+def test_console_entry_point_prints_one_line_without_traceback(tmp_path):
+    code, out, err = run_cli("evaluate", "--checkpoint", str(tmp_path / "missing.pt"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_models_command_lists_registry(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet18" in out and "vgg16" in out and "mnist" in out
