@@ -16,42 +16,38 @@ import torch
 from .errors import SpikemaskError
 
 
-class _SigmoidSpike(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        s = torch.sigmoid(ctx.alpha * x)
-        return grad * ctx.alpha * s * (1 - s), None
+def sigmoid_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``d/dx sigmoid(alpha x)``."""
+    s = torch.sigmoid(alpha * x)
+    return alpha * s * (1 - s)
 
 
-class _ATanSpike(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        return grad * (ctx.alpha / 2) / (1 + (math.pi / 2 * ctx.alpha * x) ** 2), None
+def atan_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``d/dx (1/pi) atan(pi/2 alpha x)``."""
+    return (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2)
 
 
-SURROGATES: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
-    "sigmoid": _SigmoidSpike.apply,
-    "atan": _ATanSpike.apply,
-}
+SURROGATES: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {"sigmoid": sigmoid_grad, "atan": atan_grad}
 DEFAULT_ALPHA = {"sigmoid": 4.0, "atan": 2.0}
+
+
+class _Spike(torch.autograd.Function):
+    """Heaviside forward, the named surrogate's derivative backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: float, name: str) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.alpha, ctx.name = alpha, name
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        return grad * SURROGATES[ctx.name](x, ctx.alpha), None, None
 
 
 def spike_fn(name: str) -> Callable[[torch.Tensor, float], torch.Tensor]:
     """The spike function ``f(x, alpha)`` with the named surrogate gradient."""
     if name not in SURROGATES:
         raise SpikemaskError(f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}")
-    return SURROGATES[name]
+    return lambda x, alpha: _Spike.apply(x, alpha, name)

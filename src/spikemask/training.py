@@ -133,11 +133,14 @@ def check_batch(x: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def evaluate_accuracy(model: nn.Module, loader: DataLoader, device: torch.device) -> float:
+def evaluate_accuracy(model: nn.Module, loader: DataLoader, device: torch.device,
+                      max_batches: int | None = None) -> float:
     """Top-1 accuracy (fraction) of a model in its current form (ANN, or SNN that averages over T)."""
     model.eval()
     correct = total = 0
-    for x, y in loader:
+    for i, (x, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
         x, y = to_model_input(x.to(device)), y.to(device)
         correct += int((model(x).argmax(-1) == y).sum())
         total += len(y)

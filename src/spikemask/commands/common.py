@@ -53,12 +53,16 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "mnist") -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
 
 
-def add_snn_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-steps", "-T", type=positive_int, default=32, help="simulation length T (default 32)")
-    p.add_argument("--time-chunk", type=positive_int, help="steps per forward call, to bound memory (default: all)")
+def add_mask_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-ratio", type=mask_ratio, help="override the RSM ratio of the checkpoint's masks")
     p.add_argument("--mask-where", default="*", help="glob of mask names the ratio applies to (default: all)")
     p.add_argument("--mask-seed", type=int, help="seed for reproducible masks")
+
+
+def add_snn_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-steps", "-T", type=positive_int, default=32, help="simulation length T (default 32)")
+    p.add_argument("--time-chunk", type=positive_int, help="steps per forward call, to bound memory (default: all)")
+    add_mask_args(p)
     p.add_argument("--alpha", type=float, default=1.0, help="energy per spike in J for P = spikes/1 ms × α (default 1)")
     p.add_argument("--max-batches", type=positive_int, help="evaluate only this many batches (quick checks)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -8,6 +8,7 @@ from ..checkpoint import save_checkpoint
 from ..conversion import convert
 from ..io import write_json
 from ..neurons import IFNeuron
+from .common import add_mask_args
 from .evaluate import load_for_eval
 
 
@@ -35,7 +36,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="ANN checkpoint.pt from `spikemask train`")
     p.add_argument("--out", default="runs/convert", help="output folder")
     p.add_argument("--v-init", type=float, default=0.5, help="initial membrane potential as a fraction of θ")
-    p.add_argument("--mask-ratio", type=float, help="set the RSM ratio of the SNN's masks")
-    p.add_argument("--mask-where", default="*", help="glob of mask names for --mask-ratio")
-    p.add_argument("--mask-seed", type=int, help="seed for reproducible masks")
+    add_mask_args(p)
     p.set_defaults(func=run)

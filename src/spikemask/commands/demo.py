@@ -1,6 +1,6 @@
 """``spikemask demo``: the main job, end to end on bundled MNIST in a few minutes on a CPU.
 
-1. Train a small QCFS VGG-16 (the unmasked teacher).
+1. Train a small QCFS VGG-16 (quarter width, L = 4; the unmasked teacher).
 2. For each masking ratio > 0, fine-tune a copy with Random Spike Masking, distilled from the
    teacher (MST §4.3).
 3. Convert each to an IF-neuron SNN, simulate T steps on the test split, count spikes.
@@ -24,12 +24,15 @@ from ..reports import table3
 from ..training import TrainConfig, evaluate_accuracy, pick_device, train
 from .common import mask_ratio, parse_options, positive_int
 
+DEFAULT_OPTIONS = ["width=0.25", "levels=4"]   # VGG-16 at a quarter width, QCFS with L = 4
+
 
 def train_models(args: argparse.Namespace, out: Path) -> dict[float, Path]:
     """Train the teacher and the masked students; returns checkpoint paths by ratio."""
-    common = dict(model=args.model, dataset=args.dataset, root=args.root, model_options=parse_options(args.opt),
+    common = dict(model=args.model, dataset=args.dataset, root=args.root,
+                  model_options=parse_options(args.opt or DEFAULT_OPTIONS),
                   batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, max_batches=args.max_batches)
     paths = {0.0: out / "ratio_0" / "checkpoint.pt"}
     print(f"[1/3] training the unmasked {args.model} ({args.epochs} epochs)", flush=True)
     train(TrainConfig(out=str(paths[0.0].parent), epochs=args.epochs, **common))
@@ -51,10 +54,10 @@ def evaluate_models(args: argparse.Namespace, paths: dict[float, Path]) -> list[
         print(f"[3/3] simulating the SNN with {100 * r:.0f} % masking for T={args.time_steps}", flush=True)
         ann = load_model(path).to(device)
         snn_result = evaluate_snn(convert(ann), loader, args.time_steps, device, mask_seed=args.seed,
-                                  progress=not args.no_progress)
+                                  max_batches=args.max_batches, progress=not args.no_progress)
         energy = snn_result["energy"]
         rows.append({"model": ann.model_name, "mask_ratio": r, "checkpoint": str(path),
-                     "ann_accuracy": evaluate_accuracy(ann, loader, device),
+                     "ann_accuracy": evaluate_accuracy(ann, loader, device, args.max_batches),
                      "snn_accuracy": {str(t): a for t, a in snn_result["accuracy_by_step"].items()},
                      "spikes_per_image": energy["spikes_per_image"], "spikes_per_step": energy["spikes_per_step"],
                      "sops_per_image": energy["sops_per_image"], "power_alpha_watts": energy["power_alpha_watts"]})
@@ -88,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--model", default="vgg16", help="conversion model (default vgg16)")
     p.add_argument("--opt", action="append", metavar="KEY=VALUE", default=None,
-                   help="model option, repeatable (default: width=0.125 levels=4)")
+                   help="model option, repeatable (default: " + " ".join(DEFAULT_OPTIONS) + ")")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--root", help="dataset folder (not needed for mnist)")
     p.add_argument("--epochs", type=positive_int, default=8, help="teacher training epochs (default 8)")
@@ -96,9 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--finetune-lr-scale", type=float, default=0.2, help="fine-tune lr = lr × this (default 0.2)")
     p.add_argument("--ratios", type=mask_ratio, nargs="+", default=[0.0, 0.5, 0.75], help="masking ratios")
     p.add_argument("--time-steps", "-T", type=positive_int, default=32, help="SNN time steps (default 32)")
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--max-batches", type=positive_int, help="cap batches per epoch and per evaluation (quick checks)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=run, opt=None)
+    p.set_defaults(func=run)
