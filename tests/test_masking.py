@@ -45,3 +45,17 @@ def test_set_mask_ratio_by_glob_touches_only_named_masks():
     assert all(r == (0.5 if name in hit else 0.0) for name, r in ratios.items())
     with pytest.raises(SpikemaskError, match="no mask matches"):
         set_mask_ratio(model, 0.5, "nothing.*")
+
+
+def test_expected_mode_scales_in_the_ann_and_converts_to_random_masks():
+    from spikemask.conversion import convert
+    model = create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
+    set_mask_ratio(model, 0.75, mode="expected")
+    mask = masks(model)[0][1]
+    x = torch.ones(1000)
+    assert torch.equal(mask(x), torch.full((1000,), 0.25))          # mean of a random 75 % mask
+    snn = convert(model)
+    assert all(m.mode == "random" for _, m in masks(snn))
+    assert all(m.mode == "expected" for _, m in masks(model))      # the ANN is untouched
+    with pytest.raises(SpikemaskError, match="mask mode"):
+        set_mask_ratio(model, 0.5, mode="mean")

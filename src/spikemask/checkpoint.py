@@ -45,9 +45,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def apply_mask_setting(model: nn.Module, setting: dict | None) -> None:
-    """Set RSM ratios from ``{"ratio", "where", "seed"}`` and remember the setting on the model."""
+    """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and remember the setting on the model."""
     if setting and setting.get("ratio", 0) > 0:
-        set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"))
+        set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"),
+                       setting.get("mode", "random"))
     model.mask_setting = setting
 
 

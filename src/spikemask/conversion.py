@@ -2,7 +2,8 @@
 
 :func:`convert` swaps every :class:`~spikemask.qcfs.QCFS` for an
 :class:`~spikemask.neurons.IFNeuron` with θ = λ and membrane start ``v_init·θ``; everything else
-(conv, linear, BN, pooling, masks) is kept. The converted network is still an ordinary module over
+(conv, linear, BN, pooling, masks) is kept; masks trained in ``"expected"`` mode are switched to
+``"random"``. The converted network is still an ordinary module over
 folded ``[T*B, ...]`` batches: stateless layers see one big batch and each neuron unfolds it to
 ``[T, B, ...]`` and scans over T (see :func:`spikemask.neurons.set_time_steps`).
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from .errors import SpikemaskError, check
+from .masking import masks
 from .neurons import IFNeuron, reset_net, set_step_mode, set_time_steps
 from .qcfs import QCFS
 
@@ -32,6 +34,8 @@ def convert(ann: nn.Module, v_init: float = 0.5) -> nn.Module:
         SpikemaskError: if ``ann`` has no QCFS activation to convert.
     """
     snn = copy.deepcopy(ann).eval()
+    for _, mask in masks(snn):
+        mask.mode = "random"          # an SNN drops spikes for real, whatever the ANN trained with
     count = _replace_qcfs(snn, v_init)
     check(count > 0, "this model has no QCFS activations to convert; train it with a conversion model "
                      "(e.g. vgg16, resnet18, mst_swin_*) or pass a checkpoint of one")

@@ -7,6 +7,13 @@ SNN time step). ``ratio = 0`` is the exact identity and draws no random numbers.
 
 Masks live in the model as :class:`SpikeMask` modules placed after each spiking site, so their
 ratios can be set per layer by name with :func:`set_mask_ratio`.
+
+Training modes (``SpikeMask.mode``): ``"random"`` is the paper's RSM — Bernoulli masks in the ANN
+as well. ``"expected"`` (our addition, not in the paper) multiplies ANN activations by ``1 − ratio``,
+the mean of a random mask: the rate a masked SNN transmits as T grows. It trains a masked student
+without the mask noise that deep, narrow networks cannot average out in one forward pass. After
+conversion every mask drops spikes at random whatever the mode (:func:`spikemask.conversion.convert`
+switches them), so SNN spike counts and accuracies always include real masking.
 """
 from __future__ import annotations
 
@@ -17,6 +24,9 @@ import torch
 from torch import nn
 
 from .errors import SpikemaskError
+
+
+MASK_MODES = ("random", "expected")
 
 
 def check_ratio(ratio: float) -> float:
@@ -39,13 +49,15 @@ class SpikeMask(nn.Module):
     """RSM as a module: ``ratio`` drop probability, optional ``seed`` for reproducible masks.
 
     With a seed, the module owns a generator that is re-seeded by :meth:`reseed`, so two runs with
-    the same seed draw identical masks. Without one, the global torch RNG is used.
+    the same seed draw identical masks. Without one, the global torch RNG is used. ``mode`` is
+    ``"random"`` (drop spikes) or ``"expected"`` (scale by ``1 − ratio``; see the module docstring).
     """
 
-    def __init__(self, ratio: float = 0.0, seed: int | None = None) -> None:
+    def __init__(self, ratio: float = 0.0, seed: int | None = None, mode: str = "random") -> None:
         super().__init__()
         self.ratio = check_ratio(ratio)
         self.seed = seed
+        self.mode = check_mode(mode)
         self._generator: torch.Generator | None = None
 
     def reseed(self, seed: int | None = None) -> None:
@@ -65,10 +77,20 @@ class SpikeMask(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.ratio == 0.0:
             return x
+        if self.mode == "expected":
+            return x * (1.0 - self.ratio)
         return random_spike_mask(x, self.ratio, self._gen(x.device))
 
     def extra_repr(self) -> str:
-        return f"ratio={self.ratio}" + (f", seed={self.seed}" if self.seed is not None else "")
+        return (f"ratio={self.ratio}, mode={self.mode!r}"
+                + (f", seed={self.seed}" if self.seed is not None else ""))
+
+
+def check_mode(mode: str) -> str:
+    """Validate a mask training mode."""
+    if mode not in MASK_MODES:
+        raise SpikemaskError(f"mask mode must be one of {MASK_MODES}, got {mode!r}")
+    return mode
 
 
 def masks(model: nn.Module) -> list[tuple[str, SpikeMask]]:
@@ -77,23 +99,24 @@ def masks(model: nn.Module) -> list[tuple[str, SpikeMask]]:
 
 
 def set_mask_ratio(model: nn.Module, ratio: float, where: str | Iterable[str] = "*",
-                   seed: int | None = None) -> list[str]:
+                   seed: int | None = None, mode: str = "random") -> list[str]:
     """Set the RSM ratio of the masks whose names match ``where`` (glob patterns).
 
     Args:
         ratio: drop probability in [0, 1).
         where: one glob or several (e.g. ``"layer1.*"``, ``["features.3.*", "features.7.*"]``).
         seed: if given, mask ``i`` (in model order) gets seed ``seed + i``.
+        mode: ``"random"`` or ``"expected"`` (ANN training only; see the module docstring).
     Returns:
         The names of the masks that were set; raises if none matched.
     """
-    ratio = check_ratio(ratio)
+    ratio, mode = check_ratio(ratio), check_mode(mode)
     patterns = [where] if isinstance(where, str) else list(where)
     all_masks = masks(model)
     hit = []
     for i, (name, m) in enumerate(all_masks):
         if any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            m.ratio = ratio
+            m.ratio, m.mode = ratio, mode
             if seed is not None:
                 m.reseed(seed + i)
             hit.append(name)

@@ -33,7 +33,7 @@ from .data import get_dataset
 from .distill import distillation_loss
 from .errors import SpikemaskError, check
 from .io import write_json
-from .masking import check_ratio
+from .masking import check_mode, check_ratio
 from .models import create_model
 from .neurons import reset_net
 
@@ -58,6 +58,7 @@ class TrainConfig:
     mask_ratio: float = 0.0
     mask_where: str = "*"
     mask_seed: int | None = None
+    mask_mode: str = "random"       # "random" (paper RSM) or "expected" (scale by 1 - ratio; ours)
     init: str | None = None         # start from this checkpoint's weights
     teacher: str | None = None      # distil from this checkpoint
     kd_alpha: float = 0.5
@@ -77,6 +78,7 @@ class TrainConfig:
         check(self.optimizer in ("sgd", "adamw"), f"--optimizer must be sgd or adamw, got {self.optimizer!r}")
         check(0 <= self.warmup_epochs < self.epochs, "--warmup-epochs must be in [0, epochs)")
         check_ratio(self.mask_ratio)
+        check_mode(self.mask_mode)
 
 
 # ----------------------------------------------------------------------------- set-up helpers
@@ -191,8 +193,8 @@ class Trainer:
               f"gives {spec.in_channels}x{spec.img_size}x{spec.img_size}; pick a matching model or dataset")
         check(model.num_classes == spec.num_classes,
               f"model has {model.num_classes} outputs but {cfg.dataset} has {spec.num_classes} classes")
-        apply_mask_setting(model, {"ratio": cfg.mask_ratio, "where": cfg.mask_where, "seed": cfg.mask_seed}
-                           if cfg.mask_ratio > 0 else None)
+        apply_mask_setting(model, {"ratio": cfg.mask_ratio, "where": cfg.mask_where, "seed": cfg.mask_seed,
+                                   "mode": cfg.mask_mode} if cfg.mask_ratio > 0 else None)
         return model
 
     def _load_teacher(self, spec) -> nn.Module | None:
