@@ -15,20 +15,22 @@ class SpikeSite(nn.Module):
     :class:`~spikemask.neurons.IFNeuron` with θ = λ. The mask then drops spikes (or, in the ANN,
     quantised activations) with probability ``mask.ratio``. Energy accounting counts the nonzero
     outputs of every site: those are the spikes that are transmitted.
+    ``mask_ratio=None`` builds a site without a mask, for spikes that RSM does not touch.
     Shape: any; elementwise.
     """
 
-    def __init__(self, act: nn.Module, mask_ratio: float = 0.0) -> None:
+    def __init__(self, act: nn.Module, mask_ratio: float | None = 0.0) -> None:
         super().__init__()
         self.act = act
-        self.mask = SpikeMask(mask_ratio)
+        self.mask = None if mask_ratio is None else SpikeMask(mask_ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mask(self.act(x))
+        y = self.act(x)
+        return y if self.mask is None else self.mask(y)
 
 
-def qcfs_site(levels: int, threshold: float, mask_ratio: float = 0.0) -> SpikeSite:
-    """A QCFS activation with its RSM mask."""
+def qcfs_site(levels: int, threshold: float, mask_ratio: float | None = 0.0) -> SpikeSite:
+    """A QCFS activation with its RSM mask (``mask_ratio=None``: no mask)."""
     return SpikeSite(QCFS(levels, threshold), mask_ratio)
 
 

@@ -1,7 +1,8 @@
 """Spiking ResNet-18 for ANN-to-SNN conversion (MST §4.3, Table 3).
 
-QCFS (→ IF after conversion) follows every conv+BN; each activation carries a Random Spike Mask, so
-the input spikes of every conv after the first are maskable. CIFAR-style stem (3×3 conv, no pooling)
+QCFS (→ IF after conversion) follows every conv+BN; each activation whose spikes reach a conv carries
+a Random Spike Mask, so the input spikes of every conv after the first are maskable (the last block's
+output feeds only the pooled classifier and has no mask). CIFAR-style stem (3×3 conv, no pooling)
 for inputs up to 64 px; ImageNet-style stem (7×7/2 conv, 3×3/2 max-pool) above. The stem max-pool
 sits before the activation: QCFS is monotone, so ``maxpool(qcfs(x)) == qcfs(maxpool(x))`` in the ANN,
 and after conversion every conv then receives binary spikes.
@@ -18,7 +19,8 @@ from .registry import register_model
 class BasicBlock(nn.Module):
     """conv3×3-BN-site, conv3×3-BN (+ shortcut) then site. Input/output ``[N, C, H, W]``."""
 
-    def __init__(self, cin: int, cout: int, stride: int, levels: int, threshold: float, mask_ratio: float) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, levels: int, threshold: float, mask_ratio: float,
+                 out_mask_ratio: float | None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
@@ -28,7 +30,7 @@ class BasicBlock(nn.Module):
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != cout:
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-        self.act2 = qcfs_site(levels, threshold, mask_ratio)
+        self.act2 = qcfs_site(levels, threshold, out_mask_ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act1(self.bn1(self.conv1(x)))
@@ -51,7 +53,9 @@ class ResNet(nn.Module):
         blocks, cin = [], c[0]
         for i, (cout, n) in enumerate(zip(c, depths)):
             for j in range(n):
-                blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1, levels, threshold, mask_ratio))
+                last = i == len(depths) - 1 and j == n - 1
+                blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1, levels, threshold, mask_ratio,
+                                         None if last else mask_ratio))
                 cin = cout
         self.layers = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -1,6 +1,8 @@
 """Spiking VGG-16 for ANN-to-SNN conversion (MST §4.3, Table 3; QCFS-paper layout).
 
-Each conv is followed by BN and a QCFS site (activation + Random Spike Mask). Pooling is average
+Each conv is followed by BN and a QCFS site (activation + Random Spike Mask). RSM masks the input
+spikes of every convolution (MST: "a masking ratio to each convolution layer"), so the sites that
+feed the classifier's linear layers have no mask. Pooling is average
 pooling (linear, so it converts exactly) placed *before* the activation of the last conv of each
 stage, so that every conv after the first receives binary spikes. Pools use ``ceil_mode`` so that
 28-px MNIST still reduces cleanly (28→14→7→4→2→1). Classifier: two hidden linears with QCFS sites,
@@ -26,6 +28,7 @@ class VGG(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         cin = in_channels
+        last_conv = max(i for i, v in enumerate(cfg) if v != "M")
         for i, v in enumerate(cfg):
             if v == "M":
                 continue
@@ -33,15 +36,15 @@ class VGG(nn.Module):
             layers += [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)]
             if i + 1 < len(cfg) and cfg[i + 1] == "M":
                 layers.append(nn.AvgPool2d(2, 2, ceil_mode=True))
-            layers.append(qcfs_site(levels, threshold, mask_ratio))
+            layers.append(qcfs_site(levels, threshold, None if i == last_conv else mask_ratio))
             cin = cout
         self.features = nn.Sequential(*layers)
         spatial = 1 if img_size <= 64 else 7
         self.pool = nn.AdaptiveAvgPool2d(spatial)
         hidden = scaled(4096, width)
         self.classifier = nn.Sequential(
-            nn.Linear(cin * spatial * spatial, hidden), qcfs_site(levels, threshold, mask_ratio),
-            nn.Linear(hidden, hidden), qcfs_site(levels, threshold, mask_ratio),
+            nn.Linear(cin * spatial * spatial, hidden), qcfs_site(levels, threshold, None),
+            nn.Linear(hidden, hidden), qcfs_site(levels, threshold, None),
             nn.Linear(hidden, num_classes))
         init_weights(self)
 
