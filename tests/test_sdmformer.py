@@ -233,3 +233,29 @@ def test_position_heatmaps():
     with torch.no_grad():
         expected = model.pos(model.patch_embed(model.to_time_major(x))).mean(2)
     assert np.allclose(maps, expected.numpy())
+
+
+def test_mask_penalty_option():
+    """Our addition (off by default): λ·Σ SH(tanh m) adds λ·SH'(tanh m)(1 - tanh² m) to ∂L/∂m."""
+    import copy
+
+    from spikemask.dynamic_mask import DynamicMask
+    from spikemask.pruning import prune
+
+    assert all(m.penalty == 0 for m in tiny().modules() if isinstance(m, DynamicMask))
+    mask = DynamicMask(4, init=0.0, penalty=0.01)
+    with torch.no_grad():
+        mask.m.copy_(torch.tensor([0.0, 0.5, -0.5, 3.0]))
+    x = torch.ones(2, 4, 3)
+    mask(x).sum().backward()
+    t = torch.tanh(mask.m.detach())
+    plain = 2 * 3 * (1 - t.abs()).clamp(min=0) * (1 - t * t)          # ∂(Σ y)/∂m without the penalty
+    assert torch.allclose(mask.m.grad, plain + 0.01 * (1 - t.abs()).clamp(min=0) * (1 - t * t))
+    model = tiny(mask_penalty=1e-3)
+    assert model.model_options["mask_penalty"] == 1e-3
+    assert all(m.penalty == 1e-3 for m in model.modules() if isinstance(m, DynamicMask))
+    copy.deepcopy(model)
+    prune(model)
+    for bad in (-1.0, float("nan"), "x"):
+        with pytest.raises(SpikemaskError):
+            tiny(mask_penalty=bad)

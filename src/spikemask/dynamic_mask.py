@@ -17,6 +17,11 @@ because ``tanh m ∈ (-1, 1)``.
 
 Initialisation ``m = 0`` (every channel on, surrogate slope at its peak) is the default (A1). ``m`` is a
 1-D parameter, so :func:`spikemask.training.param_groups` already exempts it from weight decay (A2).
+
+``penalty`` (default 0 = off) is **our addition, not in the paper**: ``λ > 0`` adds ``λ · Σ_c SH(tanh m_c)``
+(a smooth count of the kept channels) to the training loss. It is applied as a gradient hook on ``m``,
+so the trainer's loss is untouched: ``∂/∂m_c = λ · SH'(tanh m_c) · (1 - tanh² m_c)``, i.e. ``λ`` near
+``m = 0``.
 """
 from __future__ import annotations
 
@@ -49,15 +54,34 @@ class DynamicMask(nn.Module):
         channels: ``C``, the number of output channels of the preceding conv.
         init: initial value of every ``m_c`` (A1: 0, i.e. all channels on). A negative value starts
             the channel off.
+        penalty: ``λ >= 0`` of the optional kept-channel penalty (module docstring; our addition,
+            0 = off, as in the paper).
     """
 
-    def __init__(self, channels: int, init: float = 0.0) -> None:
+    def __init__(self, channels: int, init: float = 0.0, penalty: float = 0.0) -> None:
         super().__init__()
         if channels < 1:
             raise SpikemaskError(f"a mask needs at least one channel, got {channels}")
         if not isinstance(init, (int, float)) or not math.isfinite(init):
             raise SpikemaskError(f"mask_init must be a finite number, got {init!r}")
         self.m = nn.Parameter(torch.full((channels,), float(init)))
+        self.penalty = 0.0
+        self.set_penalty(penalty)
+
+    def set_penalty(self, penalty: float) -> None:
+        """Set ``λ`` of the kept-channel penalty (0 turns it off); see the module docstring."""
+        if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty) \
+                or penalty < 0:
+            raise SpikemaskError(f"mask_penalty must be a finite number >= 0, got {penalty!r}")
+        if penalty > 0 and not hasattr(self, "_penalty_hook"):
+            self._penalty_hook = self.m.register_hook(self._add_penalty)
+        self.penalty = float(penalty)
+
+    def _add_penalty(self, grad: torch.Tensor) -> torch.Tensor:
+        if self.penalty == 0:
+            return grad
+        t = torch.tanh(self.m.detach())
+        return grad + self.penalty * (1 - t.abs()).clamp(min=0) * (1 - t * t)
 
     def gate(self) -> torch.Tensor:
         """``M = Heaviside(tanh m)``, shape ``[C]``, values in {0, 1}, differentiable w.r.t. ``m`` via SH'."""
@@ -72,7 +96,7 @@ class DynamicMask(nn.Module):
 
     def extra_repr(self) -> str:
         kept = int(self.kept().sum())
-        return f"channels={self.m.numel()}, kept={kept}"
+        return f"channels={self.m.numel()}, kept={kept}" + (f", penalty={self.penalty:g}" if self.penalty else "")
 
 
 def dynamic_masks(model: nn.Module) -> list[tuple[str, DynamicMask]]:

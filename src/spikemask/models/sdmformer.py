@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..dynamic_mask import DynamicMask
 from ..neurons import reset_net
 from .spikformer import Spikformer, register_sizes
 
@@ -48,24 +49,29 @@ class SDMFormer(Spikformer):
 
     Args:
         mask_init: initial value of every mask entry ``m`` (A1: 0, all channels on).
+        mask_penalty: ``λ`` of the optional kept-channel penalty ``λ·Σ SH(tanh m)`` on every mask
+            (:class:`~spikemask.dynamic_mask.DynamicMask`; our addition, not in the paper; 0 = off).
         **kwargs: the :class:`~.spikformer.Spikformer` arguments (``depth``, ``dim``, ...,
             ``kept_channels`` for a pruned model).
     """
 
     position_encoding = LearnablePositionEmbedding
 
-    def __init__(self, *, mask_init: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, *, mask_init: float = 0.0, mask_penalty: float = 0.0, **kwargs: Any) -> None:
         super().__init__(mask_init=mask_init, **kwargs)
+        for module in self.modules():
+            if isinstance(module, DynamicMask):
+                module.set_penalty(mask_penalty)
 
 
 def sdmformer_builder(depth: int, dim: int) -> Callable[..., SDMFormer]:
     """A registry builder for SDMFormer-``depth``-``dim``."""
     def build(*, num_classes: int = 10, in_channels: int = 2, img_size: int = 128, time_steps: int = 16,
               patch: int = 16, heads: int = 16, mlp_ratio: float = 4.0, mask_init: float = 0.0,
-              kept_channels: dict[str, list[int]] | None = None) -> SDMFormer:
+              mask_penalty: float = 0.0, kept_channels: dict[str, list[int]] | None = None) -> SDMFormer:
         return SDMFormer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
                          in_channels=in_channels, img_size=img_size, time_steps=time_steps, patch=patch,
-                         mask_init=mask_init, kept_channels=kept_channels)
+                         mask_init=mask_init, mask_penalty=mask_penalty, kept_channels=kept_channels)
     return build
 
 
