@@ -34,7 +34,7 @@ def test_masked_fine_tune_with_teacher_records_the_mask(tmp_path):
     train(TrainConfig(out=str(teacher), epochs=1, max_batches=2, **TINY))
     student = train(TrainConfig(out=str(tmp_path / "student"), epochs=1, max_batches=2, init=str(teacher / "checkpoint.pt"),
                                 teacher=str(teacher / "checkpoint.pt"), mask_ratio=0.5, mask_seed=1, **TINY))
-    assert student["mask"] == {"ratio": 0.5, "where": "*", "seed": 1}
+    assert student["mask"] == {"ratio": 0.5, "where": "*", "seed": 1, "mode": "random"}
     model = load_model(tmp_path / "student" / "checkpoint.pt")
     assert all(m.ratio == 0.5 for n, m in model.named_modules() if n.endswith(".mask"))
 

@@ -34,10 +34,12 @@ def train_models(args: argparse.Namespace, out: Path) -> dict[float, Path]:
                   batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                   progress=not args.no_progress, max_batches=args.max_batches)
     paths = {0.0: out / "ratio_0" / "checkpoint.pt"}
+    common["resume"] = args.resume and paths[0.0].exists()
     print(f"[1/3] training the unmasked {args.model} ({args.epochs} epochs)", flush=True)
     train(TrainConfig(out=str(paths[0.0].parent), epochs=args.epochs, **common))
     for r in (r for r in args.ratios if r > 0):
         paths[r] = out / f"ratio_{round(100 * r)}" / "checkpoint.pt"
+        common["resume"] = args.resume and paths[r].exists()
         print(f"[2/3] fine-tuning with {100 * r:.0f} % Random Spike Masking, distilled from the teacher "
               f"({args.finetune_epochs} epochs)", flush=True)
         train(TrainConfig(out=str(paths[r].parent), epochs=args.finetune_epochs, init=str(paths[0.0]),
@@ -104,5 +106,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--max-batches", type=positive_int, help="cap batches per epoch and per evaluation (quick checks)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted demo from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
