@@ -10,15 +10,6 @@ from spikemask.models.spikformer import TokenConv, widen
 from spikemask.pruning import prune
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convs are dominated by thread start-up on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def masked_model(seed: int = 0, **options) -> SDMFormer:
     """A small SDMFormer with random masks (m ~ N(0, 1): about half the channels off) and random BN.
 

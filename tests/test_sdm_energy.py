@@ -14,15 +14,6 @@ T = 2
 CONFIG = dict(depth=1, dim=16, heads=2, num_classes=3, in_channels=1, img_size=8, time_steps=T, patch=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convs are dominated by thread start-up on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def build(cls: type, seed: int = 0) -> Spikformer:
     """A 1-block, D = 16, 8-px model whose BN scales make every layer fire."""
     torch.manual_seed(seed)

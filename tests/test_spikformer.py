@@ -2,31 +2,15 @@
 import pytest
 import torch
 
+from spikformer_helpers import tiny as tiny_model
+
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
 from spikemask.models.spikformer import Spikformer, pooled_side, pooling_stages
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convs are dominated by thread start-up on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(**options) -> Spikformer:
-    """A small Spikformer whose BN scales (γ = 3, β = 1) make every layer fire at random init."""
-    torch.manual_seed(0)
-    options = {"num_classes": 5, "in_channels": 1, "img_size": 16, "time_steps": 2, **options}
-    model = create_model("spikformer_2_64", **options)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.weight.fill_(3.0)
-                m.bias.fill_(1.0)
-    return model
+    return tiny_model("spikformer_2_64", **options)
 
 
 def n_params(model: torch.nn.Module) -> int:
