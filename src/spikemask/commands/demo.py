@@ -1,4 +1,4 @@
-"""``spikemask demo``: the main job, end to end on bundled MNIST in a few minutes on a CPU.
+"""``spikemask demo``: the main job, end to end on bundled MNIST on a CPU.
 
 1. Train a small QCFS VGG-16 (quarter width, L = 4; the unmasked teacher).
 2. For each masking ratio > 0, fine-tune a copy with Random Spike Masking, distilled from the
