@@ -129,6 +129,5 @@ def set_mask_ratio(model: nn.Module, ratio: float, where: str | Iterable[str] = 
 def reseed_masks(model: nn.Module, seed: int | None) -> None:
     """Give every mask a reproducible stream (``seed + i``), or back to the global RNG with None."""
     for i, (_, m) in enumerate(masks(model)):
-        m.reseed(None if seed is None else seed + i)
-        if seed is None:
-            m.seed = None
+        m.seed = None if seed is None else seed + i
+        m.reseed()
