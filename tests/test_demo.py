@@ -23,3 +23,16 @@ def test_demo_writes_table3_records_and_plots(tmp_path, capsys):
     assert results[1]["power_ratio"] < 1.0                  # 75 % of spikes dropped at every site
     assert (out / "accuracy_vs_T.png").stat().st_size > 1000
     assert (out / "power_vs_mask_ratio.png").stat().st_size > 1000
+
+
+def test_demo_resume_reuses_finished_runs(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--opt", "width=0.0625", "--opt", "levels=4", "--epochs", "1",
+            "--finetune-epochs", "1", "-T", "2", "--ratios", "0.5", "--max-batches", "3", "--no-progress"]
+    assert main(args) == 0
+    teacher = (out / "ratio_0" / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   1/1" not in printed                          # nothing was trained again
+    assert (out / "ratio_0" / "checkpoint.pt").read_bytes() == teacher
