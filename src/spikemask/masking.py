@@ -37,6 +37,13 @@ def check_ratio(ratio: float) -> float:
     return ratio
 
 
+def check_mode(mode: str) -> str:
+    """Validate a mask training mode."""
+    if mode not in MASK_MODES:
+        raise SpikemaskError(f"mask mode must be one of {MASK_MODES}, got {mode!r}")
+    return mode
+
+
 def random_spike_mask(x: torch.Tensor, ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero each element of ``x`` with probability ``ratio`` (no rescaling). Shape is kept."""
     if ratio == 0.0:
@@ -84,13 +91,6 @@ class SpikeMask(nn.Module):
     def extra_repr(self) -> str:
         return (f"ratio={self.ratio}, mode={self.mode!r}"
                 + (f", seed={self.seed}" if self.seed is not None else ""))
-
-
-def check_mode(mode: str) -> str:
-    """Validate a mask training mode."""
-    if mode not in MASK_MODES:
-        raise SpikemaskError(f"mask mode must be one of {MASK_MODES}, got {mode!r}")
-    return mode
 
 
 def masks(model: nn.Module) -> list[tuple[str, SpikeMask]]:
