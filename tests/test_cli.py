@@ -45,6 +45,9 @@ def bad_inputs(ckpt, tmp):
     return {
         "unknown model": (["train", "--model", "nope", "--out", str(tmp / "r")], "unknown model 'nope'"),
         "unknown dataset": (["train", "--dataset", "nope", "--out", str(tmp / "r")], "unknown dataset 'nope'"),
+        "reversed jitter": (["train", "--qcfs-jitter", "64", "8", "--out", str(tmp / "r")], "LO <= HI"),
+        "jitter without QCFS": (["train", "--model", "spikformer_2_64", "--qcfs-jitter", "8", "64", "--out",
+                                 str(tmp / "r")], "has none"),
         "missing checkpoint": (["evaluate", "--checkpoint", str(tmp / "missing.pt")], "checkpoint not found"),
         "corrupt checkpoint": (["evaluate", "--checkpoint", str(corrupt)], "corrupt"),
         "image size mismatch": (["evaluate", "--checkpoint", str(ckpt), "--input", str(wrong_size)], "32x32 px"),

@@ -8,7 +8,7 @@ from spikemask.conversion import convert, correct_by_step, cumulative_mean, repo
 from spikemask.errors import SpikemaskError
 from spikemask.models.common import qcfs_site
 from spikemask.neurons import IFNeuron, set_time_steps
-from spikemask.qcfs import QCFS
+from spikemask.qcfs import QCFS, qcfs
 
 
 def small_trained_like_model():
@@ -83,3 +83,26 @@ def test_bad_time_steps_and_non_qcfs_models():
         simulate(snn, torch.randn(1, 1, 28, 28), 0)
     with pytest.raises(SpikemaskError, match="no QCFS"):
         convert(nn.Linear(2, 2))
+
+
+def test_level_jitter_draws_levels_in_training_only():
+    from spikemask.qcfs import set_level_jitter
+    net = nn.Sequential(nn.Linear(4, 4), QCFS(levels=16), nn.Linear(4, 2), QCFS(levels=16))
+    assert set_level_jitter(net, (8, 64)) == 2
+    act = net[1]
+    torch.manual_seed(0)
+    draws = [act.sample_levels() for _ in range(500)]
+    assert min(draws) >= 8 and max(draws) <= 64 and len(set(draws)) > 20
+    torch.manual_seed(0)
+    assert [act.sample_levels() for _ in range(500)] == draws           # seeded runs repeat
+    # log-uniform: as many draws below the geometric mean (≈ 22.6) as above it
+    assert 0.4 < sum(d < 22.6 for d in draws) / len(draws) < 0.6
+    x = torch.linspace(0, 2, 1001)
+    act.eval()
+    assert torch.equal(act(x), qcfs(x, act.threshold, 16))           # evaluation keeps `levels`
+    act.train()
+    steps = {len(torch.unique(act(x))) for _ in range(20)}            # one grid of L + 1 values per call
+    assert len(steps) > 1 and all(9 <= s <= 65 for s in steps)
+    assert set_level_jitter(net, None) == 2 and act.sample_levels() == 16
+    with pytest.raises(SpikemaskError, match="LO <= HI"):
+        set_level_jitter(net, (64, 8))

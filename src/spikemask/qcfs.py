@@ -4,8 +4,18 @@
 straight-through gradient for ``floor``. An IF neuron with threshold θ = λ and initial membrane
 potential θ/2 reproduces it exactly over T = L steps of constant input; :mod:`spikemask.conversion`
 makes that swap.
+
+**Level jitter (our addition, not in MST or QCFS).** ``QCFS.train_levels = (lo, hi)`` makes every
+training-mode forward call draw its own L log-uniformly from ``[lo, hi]`` (torch's RNG, so seeded
+runs repeat); evaluation always uses ``levels``. A converted network at T steps behaves like the ANN
+with its constant-input sites at L = T and its deeper sites at a much finer, input-dependent
+resolution (docs/mst.md, "Why the SNN misses the ANN"). A network trained at one fixed L can depend
+on that exact grid; training over a range of grids removes the dependence.
+:func:`set_level_jitter` sets the range on every QCFS of a model.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -45,13 +55,41 @@ class QCFS(nn.Module):
         self.levels = levels
         self.init_threshold = threshold
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
+        self.train_levels: tuple[int, int] | None = None
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
             self.threshold.fill_(self.init_threshold)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return qcfs(x, self.threshold, self.levels)
+        return qcfs(x, self.threshold, self.sample_levels() if self.training else self.levels)
+
+    def sample_levels(self) -> int:
+        """``levels``, or a log-uniform draw from ``train_levels`` when jitter is on (module docstring)."""
+        if self.train_levels is None:
+            return self.levels
+        lo, hi = (math.log(v) for v in self.train_levels)
+        return max(1, round(math.exp(torch.empty(()).uniform_(lo, hi).item())))
 
     def extra_repr(self) -> str:
-        return f"levels={self.levels}, threshold={self.threshold.item():.4g}"
+        jitter = f", train_levels={self.train_levels}" if self.train_levels else ""
+        return f"levels={self.levels}, threshold={self.threshold.item():.4g}{jitter}"
+
+
+def set_level_jitter(model: nn.Module, levels_range: tuple[int, int] | None) -> int:
+    """Set ``train_levels`` of every QCFS in ``model`` (``None`` turns jitter off).
+
+    Returns:
+        the number of QCFS modules changed.
+    Raises:
+        SpikemaskError: if the range is not two integers ``1 <= lo <= hi``.
+    """
+    if levels_range is not None:
+        lo, hi = levels_range
+        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
+            raise SpikemaskError(f"QCFS level jitter needs two integers 1 <= LO <= HI, got {levels_range}")
+        levels_range = (lo, hi)
+    sites = [m for m in model.modules() if isinstance(m, QCFS)]
+    for site in sites:
+        site.train_levels = levels_range
+    return len(sites)

@@ -36,6 +36,7 @@ from .io import write_json
 from .masking import check_mode, check_ratio
 from .models import create_model
 from .neurons import reset_net
+from .qcfs import set_level_jitter
 
 
 @dataclass
@@ -59,6 +60,7 @@ class TrainConfig:
     mask_where: str = "*"
     mask_seed: int | None = None
     mask_mode: str = "random"       # "random" (paper RSM) or "expected" (scale by 1 - ratio; ours)
+    qcfs_jitter: tuple[int, int] | None = None  # train QCFS at L drawn from [lo, hi] (ours; qcfs.py)
     init: str | None = None         # start from this checkpoint's weights
     teacher: str | None = None      # distil from this checkpoint
     kd_alpha: float = 0.5
@@ -79,6 +81,9 @@ class TrainConfig:
         check(0 <= self.warmup_epochs < self.epochs, "--warmup-epochs must be in [0, epochs)")
         check_ratio(self.mask_ratio)
         check_mode(self.mask_mode)
+        if self.qcfs_jitter is not None:
+            lo, hi = self.qcfs_jitter
+            check(1 <= lo <= hi, f"--qcfs-jitter needs 1 <= LO <= HI, got {lo} {hi}")
 
 
 # ----------------------------------------------------------------------------- set-up helpers
@@ -193,6 +198,9 @@ class Trainer:
               f"gives {spec.in_channels}x{spec.img_size}x{spec.img_size}; pick a matching model or dataset")
         check(model.num_classes == spec.num_classes,
               f"model has {model.num_classes} outputs but {cfg.dataset} has {spec.num_classes} classes")
+        if cfg.qcfs_jitter is not None:
+            check(set_level_jitter(model, tuple(cfg.qcfs_jitter)) > 0,
+                  f"--qcfs-jitter applies to QCFS activations, and {cfg.model} has none; drop the option")
         apply_mask_setting(model, {"ratio": cfg.mask_ratio, "where": cfg.mask_where, "seed": cfg.mask_seed,
                                    "mode": cfg.mask_mode} if cfg.mask_ratio > 0 else None)
         return model
