@@ -80,3 +80,19 @@ def test_seed_summary_is_mean_and_sample_std():
     from spikemask.training import summarize_seeds
     s = summarize_seeds([0, 1, 2], [{"test_accuracy": a} for a in (0.9, 0.8, 0.7)])
     assert s["mean"] == pytest.approx(0.8) and s["std"] == pytest.approx(0.1)
+
+
+def test_recompute_bn_stats_averages_over_batches_and_keeps_modes():
+    from torch.utils.data import DataLoader, TensorDataset
+    from spikemask.training import recompute_bn_stats
+    torch.manual_seed(0)
+    x = torch.randn(64, 3) * 2 + 5
+    loader = DataLoader(TensorDataset(x, torch.zeros(64, dtype=torch.long)), batch_size=16)
+    model = torch.nn.Sequential(torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.5))
+    model[0].running_mean.fill_(-100.0)
+    model.eval()
+    assert recompute_bn_stats(model, loader, torch.device("cpu"), batches=3) == 1
+    batch_means = torch.stack([x[i:i + 16].mean(0) for i in (0, 16, 32)])
+    assert torch.allclose(model[0].running_mean, batch_means.mean(0), atol=1e-5)   # only 3 of 4 batches
+    assert model[0].momentum == 0.1 and not model.training and not model[0].training
+    assert recompute_bn_stats(model, loader, torch.device("cpu"), batches=0) == 0

@@ -61,6 +61,7 @@ class TrainConfig:
     mask_seed: int | None = None
     mask_mode: str = "random"       # "random" (paper RSM) or "expected" (scale by 1 - ratio; ours)
     qcfs_jitter: tuple[int, int] | None = None  # train QCFS at L drawn from [lo, hi] (ours; qcfs.py)
+    precise_bn: int = 0             # re-estimate BN statistics on this many batches before each test
     init: str | None = None         # start from this checkpoint's weights
     teacher: str | None = None      # distil from this checkpoint
     kd_alpha: float = 0.5
@@ -84,6 +85,7 @@ class TrainConfig:
         if self.qcfs_jitter is not None:
             lo, hi = self.qcfs_jitter
             check(1 <= lo <= hi, f"--qcfs-jitter needs 1 <= LO <= HI, got {lo} {hi}")
+        check(self.precise_bn >= 0, f"--precise-bn must be >= 0, got {self.precise_bn}")
 
 
 # ----------------------------------------------------------------------------- set-up helpers
@@ -153,6 +155,36 @@ def evaluate_accuracy(model: nn.Module, loader: DataLoader, device: torch.device
         total += len(y)
         reset_net(model)
     return correct / max(1, total)
+
+
+@torch.no_grad()
+def recompute_bn_stats(model: nn.Module, loader: DataLoader, device: torch.device, batches: int) -> int:
+    """Replace every BatchNorm's running statistics by their plain average over ``batches`` batches.
+
+    "Precise BN" (Wu & Johnson 2021, arXiv:2105.07576): the exponential moving average of the
+    training run lags the weights, which matters when BN sits in a residual stream (MST, M3).
+    Only the BN layers run in training mode; everything else (QCFS levels, dropout, drop-path)
+    runs as in evaluation. Returns the number of BN layers updated.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or batches < 1:
+        return 0
+    was_training = model.training
+    model.eval()
+    momenta = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None            # cumulative average over the batches below
+        bn.train()
+    for i, (x, _) in enumerate(loader):
+        if i >= batches:
+            break
+        model(to_model_input(x.to(device)))
+        reset_net(model)
+    for bn, momentum in zip(norms, momenta):
+        bn.momentum = momentum
+    model.train(was_training)
+    return len(norms)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -274,7 +306,9 @@ class Trainer:
             write_json(self.out / "config.json", asdict(cfg))
         started = time.time()
         for epoch in range(self.start_epoch, cfg.epochs):
-            row = {"epoch": epoch + 1, **self.train_epoch(epoch),
+            train_row = self.train_epoch(epoch)
+            recompute_bn_stats(self.model, self.train_loader, self.device, cfg.precise_bn)
+            row = {"epoch": epoch + 1, **train_row,
                    "test_accuracy": evaluate_accuracy(self.model, self.test_loader, self.device),
                    "lr": self.scheduler.get_last_lr()[0]}
             self.history.append(row)

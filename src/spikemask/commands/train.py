@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
                       warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
                       mask_ratio=args.mask_ratio, mask_where=args.mask_where, mask_seed=args.mask_seed,
                       mask_mode=args.mask_mode, qcfs_jitter=tuple(args.qcfs_jitter) if args.qcfs_jitter else None,
+                      precise_bn=args.precise_bn,
                       init=args.init, teacher=args.teacher, kd_alpha=args.kd_alpha,
                       kd_temperature=args.kd_temperature, seed=args.seed, workers=args.workers,
                       device=args.device, amp=args.amp, resume=args.resume, progress=not args.no_progress,
@@ -65,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qcfs-jitter", type=positive_int, nargs=2, metavar=("LO", "HI"),
                    help="train every QCFS at a level count L drawn log-uniformly from [LO, HI] per call "
                         "(ours; makes the ANN robust to the SNN's finer resolution; eval uses --opt levels)")
+    p.add_argument("--precise-bn", type=int, default=0, metavar="N",
+                   help="before each test, re-estimate BatchNorm statistics as the average over N training "
+                        "batches (default 0 = keep the moving averages; helps MST, whose BNs sit in the residual stream)")
     p.add_argument("--init", help="start from this checkpoint's weights (e.g. masked fine-tuning)")
     p.add_argument("--teacher", help="distil from this checkpoint (KL·τ² + CE, MST §4.3)")
     p.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the distillation term (default 0.5)")
