@@ -59,3 +59,44 @@ def test_expected_mode_scales_in_the_ann_and_converts_to_random_masks():
     assert all(m.mode == "expected" for _, m in masks(model))      # the ANN is untouched
     with pytest.raises(SpikemaskError, match="mask mode"):
         set_mask_ratio(model, 0.5, mode="mean")
+
+
+def test_held_mask_keeps_one_draw_for_all_steps_in_every_step_mode():
+    from spikemask.masking import HeldSpikeMask
+    from spikemask.neurons import reset_net, set_step_mode, set_time_steps
+    T, B = 6, 4
+    x = torch.ones(T, B, 2500)
+    held = HeldSpikeMask(0.75, seed=3)
+    out = held(x)
+    assert all(torch.equal(out[t], out[0]) for t in range(T))            # the same mask at every step
+    assert abs(1 - out[0].mean().item() - 0.75) < 0.02                   # 10,000 draws at ratio 0.75
+    held.reseed()
+    reset_net(held)
+    set_time_steps(held, T)
+    assert torch.equal(held(x.flatten(0, 1)).view(T, B, -1), out)      # folded [T·B, ...] input
+    held.reseed()
+    reset_net(held)
+    set_time_steps(held, None)
+    chunks = torch.cat([held(x[:2]), held(x[2:])])                       # chunked: state carries over
+    assert torch.equal(chunks, out)
+    held.reseed()
+    reset_net(held)
+    set_step_mode(held, "s")
+    assert torch.equal(torch.stack([held(x[t]) for t in range(T)]), out)
+    reset_net(held)                                                      # a new input draws a new mask
+    assert not torch.equal(held(x[0]), out[0])
+    assert torch.equal(HeldSpikeMask(0.0)(x), x)
+
+
+def test_convert_with_held_masks_replaces_every_mask_and_keeps_ratio_and_seed():
+    from spikemask.conversion import convert
+    from spikemask.masking import HeldSpikeMask, masks, set_mask_ratio
+    from spikemask.models import create_model
+    ann = create_model("vgg16", width=0.125, num_classes=10, in_channels=1, img_size=28)
+    set_mask_ratio(ann, 0.5, "*", seed=7)
+    snn = convert(ann, hold_masks=True)
+    before, after = masks(ann), masks(snn)
+    assert len(after) == len(before) > 0
+    assert all(isinstance(m, HeldSpikeMask) and m.ratio == b.ratio and m.seed == b.seed
+               for (_, m), (_, b) in zip(after, before))
+    assert not any(isinstance(m, HeldSpikeMask) for _, m in masks(convert(ann)))

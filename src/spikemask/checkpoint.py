@@ -65,12 +65,15 @@ def build_model(ckpt: dict[str, Any]) -> nn.Module:
     return model
 
 
-def load_model(path: str | os.PathLike, spiking: bool | None = None) -> nn.Module:
-    """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved."""
+def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks: bool = False) -> nn.Module:
+    """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved.
+
+    ``hold_masks`` is passed to :func:`~spikemask.conversion.convert` when the model is converted here.
+    """
     ckpt = load_checkpoint(path)
     model = build_model(ckpt)
     if spiking or (spiking is None and ckpt.get("converted")):
         mask = model.mask_setting
-        model = convert(model)
+        model = convert(model, hold_masks=hold_masks)
         model.mask_setting = mask
     return model.eval()

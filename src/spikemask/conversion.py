@@ -3,7 +3,8 @@
 :func:`convert` swaps every :class:`~spikemask.qcfs.QCFS` for an
 :class:`~spikemask.neurons.IFNeuron` with θ = λ and membrane start ``v_init·θ``; everything else
 (conv, linear, BN, pooling, masks) is kept; masks trained in ``"expected"`` mode are switched to
-``"random"``. The converted network is still an ordinary module over
+``"random"``; ``hold_masks=True`` makes every mask hold one draw per input over all T steps
+(:class:`~spikemask.masking.HeldSpikeMask`, our addition). The converted network is still an ordinary module over
 folded ``[T*B, ...]`` batches: stateless layers see one big batch and each neuron unfolds it to
 ``[T, B, ...]`` and scans over T (see :func:`spikemask.neurons.set_time_steps`).
 
@@ -14,43 +15,49 @@ so one pass gives the accuracy at every t (:func:`accuracy_by_step`).
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .errors import SpikemaskError, check
-from .masking import masks
+from .masking import HeldSpikeMask, SpikeMask, masks
 from .neurons import IFNeuron, reset_net, set_step_mode, set_time_steps
 from .qcfs import QCFS
 
 
-def convert(ann: nn.Module, v_init: float = 0.5) -> nn.Module:
+def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False) -> nn.Module:
     """Return a spiking copy of ``ann``: each QCFS becomes an IF neuron with θ = λ.
 
     Args:
         ann: a model built with QCFS activations (any registry model for conversion).
         v_init: initial membrane potential as a fraction of θ (0.5 in MST/QCFS).
+        hold_masks: replace every Random Spike Mask by a :class:`~spikemask.masking.HeldSpikeMask`
+            (one mask per input for all T steps; our addition). False: a fresh mask every step (M12).
     Raises:
         SpikemaskError: if ``ann`` has no QCFS activation to convert.
     """
     snn = copy.deepcopy(ann).eval()
     for _, mask in masks(snn):
         mask.mode = "random"          # an SNN drops spikes for real, whatever the ANN trained with
-    count = _replace_qcfs(snn, v_init)
+    if hold_masks:
+        _replace(snn, SpikeMask, lambda m: HeldSpikeMask(m.ratio, m.seed))
+    count = _replace(snn, QCFS, lambda q: IFNeuron(q.threshold.detach().clone(), v_init))
     check(count > 0, "this model has no QCFS activations to convert; train it with a conversion model "
                      "(e.g. vgg16, resnet18, mst_swin_*) or pass a checkpoint of one")
     snn.converted = True
     return snn
 
 
-def _replace_qcfs(module: nn.Module, v_init: float) -> int:
+def _replace(module: nn.Module, kind: type, make: Callable[[nn.Module], nn.Module]) -> int:
+    """Replace every submodule of type ``kind`` by ``make(old)``; returns how many were replaced."""
     count = 0
     for name, child in module.named_children():
-        if isinstance(child, QCFS):
-            setattr(module, name, IFNeuron(child.threshold.detach().clone(), v_init))
+        if isinstance(child, kind):
+            setattr(module, name, make(child))
             count += 1
         else:
-            count += _replace_qcfs(child, v_init)
+            count += _replace(child, kind, make)
     return count
 
 

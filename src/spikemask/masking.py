@@ -14,6 +14,13 @@ the mean of a random mask: the rate a masked SNN transmits as T grows. It trains
 without the mask noise that deep, narrow networks cannot average out in one forward pass. After
 conversion every mask drops spikes at random whatever the mode (:func:`spikemask.conversion.convert`
 switches them), so SNN spike counts and accuracies always include real masking.
+
+Held masks (our addition, not in the paper): ``convert(ann, hold_masks=True)`` replaces every mask by a
+:class:`HeldSpikeMask`, which draws one Bernoulli mask per input at its first time step and keeps it
+for all T steps. Each spike is still dropped with probability ``ratio``, so the expected spike count
+is the same, but the masked SNN now converges to the randomly masked ANN it was trained as. With a
+fresh mask per step (the code, M12) every neuron instead receives ``1 − ratio`` of its input rate,
+and a threshold neuron does not map that mean to the mean of its masked ANN outputs.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ import torch
 from torch import nn
 
 from .errors import SpikemaskError
+from .neurons import BaseNeuron
 
 
 MASK_MODES = ("random", "expected")
@@ -52,20 +60,11 @@ def random_spike_mask(x: torch.Tensor, ratio: float, generator: torch.Generator 
     return x * keep.to(x.dtype)
 
 
-class SpikeMask(nn.Module):
-    """RSM as a module: ``ratio`` drop probability, optional ``seed`` for reproducible masks.
+class SeededStream:
+    """A reproducible random stream for a mask: ``seed`` (None = the global torch RNG) and ``reseed``."""
 
-    With a seed, the module owns a generator that is re-seeded by :meth:`reseed`, so two runs with
-    the same seed draw identical masks. Without one, the global torch RNG is used. ``mode`` is
-    ``"random"`` (drop spikes) or ``"expected"`` (scale by ``1 − ratio``; see the module docstring).
-    """
-
-    def __init__(self, ratio: float = 0.0, seed: int | None = None, mode: str = "random") -> None:
-        super().__init__()
-        self.ratio = check_ratio(ratio)
-        self.seed = seed
-        self.mode = check_mode(mode)
-        self._generator: torch.Generator | None = None
+    seed: int | None
+    _generator: torch.Generator | None
 
     def reseed(self, seed: int | None = None) -> None:
         """Restart this mask's random stream (from ``seed`` if given, else from its own seed)."""
@@ -81,6 +80,22 @@ class SpikeMask(nn.Module):
             self._generator.manual_seed(self.seed)
         return self._generator
 
+
+class SpikeMask(SeededStream, nn.Module):
+    """RSM as a module: ``ratio`` drop probability, optional ``seed`` for reproducible masks.
+
+    With a seed, the module owns a generator that is re-seeded by :meth:`reseed`, so two runs with
+    the same seed draw identical masks. Without one, the global torch RNG is used. ``mode`` is
+    ``"random"`` (drop spikes) or ``"expected"`` (scale by ``1 − ratio``; see the module docstring).
+    """
+
+    def __init__(self, ratio: float = 0.0, seed: int | None = None, mode: str = "random") -> None:
+        super().__init__()
+        self.ratio = check_ratio(ratio)
+        self.seed = seed
+        self.mode = check_mode(mode)
+        self._generator: torch.Generator | None = None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.ratio == 0.0:
             return x
@@ -93,9 +108,39 @@ class SpikeMask(nn.Module):
                 + (f", seed={self.seed}" if self.seed is not None else ""))
 
 
-def masks(model: nn.Module) -> list[tuple[str, SpikeMask]]:
-    """``(name, module)`` for every :class:`SpikeMask` in ``model``, in definition order."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, SpikeMask)]
+class HeldSpikeMask(SeededStream, BaseNeuron):
+    """RSM for a converted SNN with one mask per input held over all T steps (module docstring).
+
+    The mask is the neuron state: drawn (keep with probability ``1 − ratio``) at the first step after
+    a reset, so multi-step ``[T, B, ...]``, folded ``[T·B, ...]``, chunked and single-step runs apply
+    the same mask. ``reset_net`` starts a new input. ``mode`` is always ``"random"``.
+    """
+
+    mode = "random"
+
+    def __init__(self, ratio: float = 0.0, seed: int | None = None, step_mode: str = "m") -> None:
+        super().__init__(step_mode)
+        self.ratio = check_ratio(ratio)
+        self.seed = seed
+        self._generator = None
+
+    def initial_v(self, like: torch.Tensor) -> torch.Tensor:
+        return (torch.rand(like.shape, generator=self._gen(like.device), device=like.device)
+                >= self.ratio).to(like.dtype)
+
+    def scan(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x * v, v
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x if self.ratio == 0.0 else super().forward(x)
+
+    def extra_repr(self) -> str:
+        return f"ratio={self.ratio}, held" + (f", seed={self.seed}" if self.seed is not None else "")
+
+
+def masks(model: nn.Module) -> list[tuple[str, SpikeMask | HeldSpikeMask]]:
+    """``(name, module)`` for every :class:`SpikeMask` or :class:`HeldSpikeMask`, in definition order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (SpikeMask, HeldSpikeMask))]
 
 
 def set_mask_ratio(model: nn.Module, ratio: float, where: str | Iterable[str] = "*",

@@ -27,7 +27,8 @@ def format_layers(layers: dict) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     model, _ = load_for_eval(args)
     loader = test_loader(model, args)
-    result = evaluate_snn(convert(model), loader, args.time_steps, pick_device(args.device), args.time_chunk,
+    snn = convert(model, hold_masks=args.hold_masks)
+    result = evaluate_snn(snn, loader, args.time_steps, pick_device(args.device), args.time_chunk,
                           args.alpha, args.mask_seed, args.max_batches, progress=not args.no_progress)
     e = result["energy"]
     print("\n".join(format_layers(e["layers"])))

@@ -56,7 +56,8 @@ def predict(args: argparse.Namespace, model) -> int:
     x = load_input(args.input)
     check_input(model, x)
     ann = model(x).argmax(-1)
-    snn_logits = cumulative_mean(simulate(convert(model), x, args.time_steps, args.time_chunk))[-1]
+    snn = convert(model, hold_masks=args.hold_masks)
+    snn_logits = cumulative_mean(simulate(snn, x, args.time_steps, args.time_chunk))[-1]
     for i, (a, s) in enumerate(zip(ann.tolist(), snn_logits.argmax(-1).tolist())):
         print(f"image {i}: ANN class {a}, SNN class {s} (T={args.time_steps})")
     return 0
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     loader = test_loader(model, args)
     ann_acc = None if ckpt.get("converted") else evaluate_accuracy(model.to(device), loader, device)
-    result = evaluate_snn(convert(model), loader, args.time_steps, device, args.time_chunk, args.alpha,
+    snn = convert(model, hold_masks=args.hold_masks)
+    result = evaluate_snn(snn, loader, args.time_steps, device, args.time_chunk, args.alpha,
                           args.mask_seed, args.max_batches, progress=not args.no_progress)
     energy = result["energy"]
     if ann_acc is not None:

@@ -51,9 +51,9 @@ def pair_checkpoints(checkpoints: Sequence[str], ratios: Sequence[float]) -> lis
     return list(zip(ratios, list(checkpoints) * len(ratios) if len(checkpoints) == 1 else checkpoints))
 
 
-def load_snn(path: str) -> nn.Module:
+def load_snn(path: str, hold_masks: bool = False) -> nn.Module:
     """A checkpoint's model, converted, with every mask at 0."""
-    snn = load_model(path, spiking=True)
+    snn = load_model(path, spiking=True, hold_masks=hold_masks)
     set_mask_ratio(snn, 0.0, "*")
     return snn
 
@@ -139,7 +139,7 @@ def study_time(args: argparse.Namespace) -> int:
     """Accuracy after t = 1, 2, 4, ..., T steps for each masking ratio (mean over seeds)."""
     rows, curves = [], {}
     for ratio, path in pair_checkpoints(args.checkpoint, args.ratios):
-        snn = load_snn(path)
+        snn = load_snn(path, args.hold_masks)
         runs = masked_runs(snn, loader_for(snn, args), args, placement(snn, args.parts), ratio)
         rows += runs
         label = f"mask {100 * ratio:g} %"
@@ -158,7 +158,7 @@ def study_ratio(args: argparse.Namespace) -> int:
     for part in args.parts:
         results[part] = []
         for ratio, path in pair_checkpoints(args.checkpoint, args.ratios):
-            snn = load_snn(path)
+            snn = load_snn(path, args.hold_masks)
             runs = masked_runs(snn, loader_for(snn, args), args, placement(snn, [part]), ratio)
             summary = {"ratio": ratio, **summarise(runs), "seeds": runs}
             results[part].append(summary)
@@ -176,7 +176,7 @@ def study_ratio(args: argparse.Namespace) -> int:
 
 def study_blocks(args: argparse.Namespace) -> int:
     """Fig. 6: mask the ``--parts`` of the first k blocks at ``--ratio``, k = 0..all blocks."""
-    snn = load_snn(args.checkpoint[0])
+    snn = load_snn(args.checkpoint[0], args.hold_masks)
     check(isinstance(snn, MSTSwin), "the blocks study needs an mst_swin_* checkpoint")
     loader = loader_for(snn, args)
     rows = []
@@ -203,7 +203,7 @@ def study_variants(args: argparse.Namespace) -> int:
         model = build_model({**ckpt, "model_options": {**ckpt["model_options"], **override}}).eval()
         loader = loader_for(model, args)
         ann[variant] = evaluate_accuracy(model, loader, pick_device(args.device))
-        snn = convert(model)
+        snn = convert(model, hold_masks=args.hold_masks)
         set_mask_ratio(snn, 0.0, "*")
         result = run_snn(snn, loader, args, None)
         curves[variant] = result["accuracy_by_step"]
@@ -225,7 +225,7 @@ def study_table3(args: argparse.Namespace) -> int:
             continue
         table[family] = []
         for ratio, path in pair_checkpoints(checkpoints, args.ratios):
-            snn = load_snn(path)
+            snn = load_snn(path, args.hold_masks)
             runs = masked_runs(snn, loader_for(snn, args), args, placement(snn, args.parts), ratio)
             table[family].append({"ratio": ratio, "checkpoint": path, **summarise(runs)})
         base = table[family][0]
@@ -252,7 +252,7 @@ def run_sam(args: argparse.Namespace) -> int:
     check(all(1 <= s <= args.time_steps for s in steps), f"--steps must lie in 1..T={args.time_steps}")
     per_layer: dict[str, dict[str, torch.Tensor]] = {}
     for ratio, path in pair_checkpoints(args.checkpoint, args.ratios):
-        snn = load_snn(path)
+        snn = load_snn(path, args.hold_masks)
         dataset = loader_for(snn, args).dataset
         check(0 <= args.index < len(dataset), f"--index must be in [0, {len(dataset) - 1}]")
         image = dataset[args.index][0]
@@ -310,6 +310,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-steps", "-T", type=positive_int, default=64, help="simulation length T (default 64)")
     p.add_argument("--time-chunk", type=positive_int, help="steps per forward call, to bound memory")
     p.add_argument("--limit", type=positive_int, help="use only the first N test images (quick runs)")
+    p.add_argument("--hold-masks", action="store_true", help="SNN masks: one draw per image held for all T steps "
+                   "(ours) instead of a fresh mask every step (the code, M12)")
     p.add_argument("--alpha", type=float, default=1.0, help="energy per spike in J, P = spikes/1 ms × α (default 1)")
     p.add_argument("--out", default="runs/mst", help="output folder (default runs/mst)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
