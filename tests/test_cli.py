@@ -90,3 +90,18 @@ def test_models_command_lists_registry(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "resnet18" in out and "vgg16" in out and "mnist" in out
+
+
+def test_evaluate_scores_ann_and_snn_on_the_same_images(ckpt, tmp_path, capsys):
+    from spikemask.checkpoint import load_model
+    from spikemask.data import get_dataset
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(ckpt), "-T", "2", "--batch-size", "7", "--max-batches", "1",
+                 "--out", str(out), "--no-progress"]) == 0
+    metrics = __import__("json").loads((out / "metrics.json").read_text())
+    data = get_dataset("mnist", train=False).dataset
+    x = torch.stack([data[i][0] for i in range(7)])
+    y = torch.tensor([data[i][1] for i in range(7)])
+    with torch.no_grad():
+        expected = (load_model(ckpt, spiking=False)(x).argmax(-1) == y).float().mean().item()
+    assert metrics["images"] == 7 and metrics["ann_accuracy"] == pytest.approx(expected)

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         return predict(args, model)
     device = pick_device(args.device)
     loader = test_loader(model, args)
-    ann_acc = None if ckpt.get("converted") else evaluate_accuracy(model.to(device), loader, device)
+    ann_acc = None if ckpt.get("converted") else \
+        evaluate_accuracy(model.to(device), loader, device, args.max_batches)   # the SNN's images only
     snn = convert(model, hold_masks=args.hold_masks)
     result = evaluate_snn(snn, loader, args.time_steps, device, args.time_chunk, args.alpha,
                           args.mask_seed, args.max_batches, progress=not args.no_progress)
