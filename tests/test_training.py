@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from spikemask.checkpoint import load_checkpoint, load_model
 from spikemask.distill import distillation_loss
+from spikemask.errors import SpikemaskError
 from spikemask.training import TrainConfig, lr_factor, train
 
 TINY = dict(model="resnet18", model_options={"width": 0.0625, "levels": 4}, batch_size=64, lr=0.05,
@@ -96,3 +97,18 @@ def test_recompute_bn_stats_averages_over_batches_and_keeps_modes():
     assert torch.allclose(model[0].running_mean, batch_means.mean(0), atol=1e-5)   # only 3 of 4 batches
     assert model[0].momentum == 0.1 and not model.training and not model[0].training
     assert recompute_bn_stats(model, loader, torch.device("cpu"), batches=0) == 0
+
+
+def test_init_takes_model_options_that_override_the_checkpoint(tmp_path):
+    base = tmp_path / "base"
+    train(TrainConfig(out=str(base), epochs=1, max_batches=1, **TINY))
+    assert load_checkpoint(base / "checkpoint.pt")["model_options"]["levels"] == 4
+    finer = tmp_path / "finer"
+    options = {**TINY["model_options"], "levels": 16}
+    train(TrainConfig(out=str(finer), epochs=1, max_batches=1, init=str(base / "checkpoint.pt"),
+                      **{**TINY, "model_options": options}))
+    assert load_checkpoint(finer / "checkpoint.pt")["model_options"]["levels"] == 16
+    model = load_model(finer / "checkpoint.pt")
+    assert {m.levels for m in model.modules() if hasattr(m, "levels")} == {16}
+    with pytest.raises(SpikemaskError, match="pass --model resnet18"):
+        train(TrainConfig(out=str(tmp_path / "x"), init=str(base / "checkpoint.pt"), **{**TINY, "model": "vgg16"}))

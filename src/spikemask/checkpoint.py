@@ -52,10 +52,13 @@ def apply_mask_setting(model: nn.Module, setting: dict | None) -> None:
     model.mask_setting = setting
 
 
-def build_model(ckpt: dict[str, Any]) -> nn.Module:
-    """Rebuild the ANN of a checkpoint dict and load its weights (the masks as saved)."""
+def build_model(ckpt: dict[str, Any], options: dict[str, Any] | None = None) -> nn.Module:
+    """Rebuild the ANN of a checkpoint dict and load its weights (the masks as saved).
+
+    ``options`` override the saved model options (e.g. ``levels=64``); they must keep every weight's shape.
+    """
     model = create_model(ckpt["model_name"], num_classes=ckpt["num_classes"], in_channels=ckpt["in_channels"],
-                         img_size=ckpt["img_size"], **ckpt["model_options"])
+                         img_size=ckpt["img_size"], **{**ckpt["model_options"], **(options or {})})
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

@@ -221,7 +221,9 @@ class Trainer:
         cfg = self.cfg
         if cfg.init:
             ckpt = load_checkpoint(cfg.init)
-            model = build_model(ckpt)
+            check(ckpt["model_name"] == cfg.model, f"--init {cfg.init} holds a {ckpt['model_name']}, not a "
+                  f"{cfg.model}; pass --model {ckpt['model_name']}")
+            model = build_model(ckpt, cfg.model_options)   # --opt overrides the saved options
         else:
             model = create_model(cfg.model, num_classes=spec.num_classes, in_channels=spec.in_channels,
                                  img_size=spec.img_size, **cfg.model_options)

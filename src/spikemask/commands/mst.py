@@ -200,7 +200,7 @@ def study_variants(args: argparse.Namespace) -> int:
     rows, curves, ann = [], {}, {}
     for variant in ["(as trained)"] + args.variant:
         override = parse_options(variant.split(",")) if variant != "(as trained)" else {}
-        model = build_model({**ckpt, "model_options": {**ckpt["model_options"], **override}}).eval()
+        model = build_model(ckpt, override).eval()
         loader = loader_for(model, args)
         ann[variant] = evaluate_accuracy(model, loader, pick_device(args.device))
         snn = convert(model, hold_masks=args.hold_masks)
