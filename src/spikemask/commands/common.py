@@ -59,12 +59,17 @@ def add_mask_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-seed", type=int, help="seed for reproducible masks")
 
 
+def add_hold_masks_arg(p: argparse.ArgumentParser) -> None:
+    """``--hold-masks``: convert with :class:`~spikemask.masking.HeldSpikeMask` (ours)."""
+    p.add_argument("--hold-masks", action="store_true", help="SNN masks: one draw per image held for all T steps "
+                   "(ours) instead of a fresh mask every step (the code, M12)")
+
+
 def add_snn_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-steps", "-T", type=positive_int, default=32, help="simulation length T (default 32)")
     p.add_argument("--time-chunk", type=positive_int, help="steps per forward call, to bound memory (default: all)")
     add_mask_args(p)
-    p.add_argument("--hold-masks", action="store_true", help="SNN masks: one draw per image held for all T steps "
-                   "(ours) instead of a fresh mask every step (the code, M12)")
+    add_hold_masks_arg(p)
     p.add_argument("--alpha", type=float, default=1.0, help="energy per spike in J for P = spikes/1 ms × α (default 1)")
     p.add_argument("--max-batches", type=positive_int, help="evaluate only this many batches (quick checks)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

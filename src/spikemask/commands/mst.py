@@ -39,7 +39,7 @@ from ..plots import plot_accuracy_vs_steps, plt, save_figure
 from ..pretrained import load_swin_weights
 from ..sam import plot_sam_grid, record_spikes, sam, spatial, to_image
 from ..training import evaluate_accuracy, pick_device
-from .common import add_data_args, mask_ratio, parse_options, positive_int
+from .common import add_data_args, add_hold_masks_arg, mask_ratio, parse_options, positive_int
 from .evaluate import test_loader
 
 
@@ -310,8 +310,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-steps", "-T", type=positive_int, default=64, help="simulation length T (default 64)")
     p.add_argument("--time-chunk", type=positive_int, help="steps per forward call, to bound memory")
     p.add_argument("--limit", type=positive_int, help="use only the first N test images (quick runs)")
-    p.add_argument("--hold-masks", action="store_true", help="SNN masks: one draw per image held for all T steps "
-                   "(ours) instead of a fresh mask every step (the code, M12)")
+    add_hold_masks_arg(p)
     p.add_argument("--alpha", type=float, default=1.0, help="energy per spike in J, P = spikes/1 ms × α (default 1)")
     p.add_argument("--out", default="runs/mst", help="output folder (default runs/mst)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
