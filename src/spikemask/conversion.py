@@ -4,9 +4,9 @@
 :class:`~spikemask.neurons.IFNeuron` with θ = λ and membrane start ``v_init·θ``; everything else
 (conv, linear, BN, pooling, masks) is kept; masks trained in ``"expected"`` mode are switched to
 ``"random"``; ``hold_masks=True`` makes every mask hold one draw per input over all T steps
-(:class:`~spikemask.masking.HeldSpikeMask`, our addition). The converted network is still an ordinary module over
-folded ``[T*B, ...]`` batches: stateless layers see one big batch and each neuron unfolds it to
-``[T, B, ...]`` and scans over T (see :func:`spikemask.neurons.set_time_steps`).
+(:class:`~spikemask.masking.HeldSpikeMask`, our addition). The converted network is still an
+ordinary module over folded ``[T*B, ...]`` batches: stateless layers see one big batch and each
+neuron unfolds it to ``[T, B, ...]`` and scans over T (see :func:`spikemask.neurons.set_time_steps`).
 
 :func:`simulate` runs it for T steps on static input (the same image every step) and returns the
 logits of every step; the network's answer after t steps is the mean of the first t step logits,

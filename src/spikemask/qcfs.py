@@ -76,6 +76,15 @@ class QCFS(nn.Module):
         return f"levels={self.levels}, threshold={self.threshold.item():.4g}{jitter}"
 
 
+def check_level_range(levels_range: tuple[int, int]) -> tuple[int, int]:
+    """Validate a level-jitter range: two integers ``1 <= lo <= hi``; returns it as a tuple."""
+    lo, hi = levels_range
+    if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
+        raise SpikemaskError(f"QCFS level jitter (--qcfs-jitter) needs two integers 1 <= LO <= HI, "
+                             f"got {lo} {hi}")
+    return lo, hi
+
+
 def set_level_jitter(model: nn.Module, levels_range: tuple[int, int] | None) -> int:
     """Set ``train_levels`` of every QCFS in ``model`` (``None`` turns jitter off).
 
@@ -85,10 +94,7 @@ def set_level_jitter(model: nn.Module, levels_range: tuple[int, int] | None) -> 
         SpikemaskError: if the range is not two integers ``1 <= lo <= hi``.
     """
     if levels_range is not None:
-        lo, hi = levels_range
-        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
-            raise SpikemaskError(f"QCFS level jitter needs two integers 1 <= LO <= HI, got {levels_range}")
-        levels_range = (lo, hi)
+        levels_range = check_level_range(levels_range)
     sites = [m for m in model.modules() if isinstance(m, QCFS)]
     for site in sites:
         site.train_levels = levels_range

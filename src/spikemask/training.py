@@ -36,7 +36,7 @@ from .io import write_json
 from .masking import check_mode, check_ratio
 from .models import create_model
 from .neurons import reset_net
-from .qcfs import set_level_jitter
+from .qcfs import check_level_range, set_level_jitter
 
 
 @dataclass
@@ -83,8 +83,7 @@ class TrainConfig:
         check_ratio(self.mask_ratio)
         check_mode(self.mask_mode)
         if self.qcfs_jitter is not None:
-            lo, hi = self.qcfs_jitter
-            check(1 <= lo <= hi, f"--qcfs-jitter needs 1 <= LO <= HI, got {lo} {hi}")
+            check_level_range(self.qcfs_jitter)
         check(self.precise_bn >= 0, f"--precise-bn must be >= 0, got {self.precise_bn}")
 
 

@@ -34,7 +34,7 @@ from ..evaluation import evaluate_snn
 from ..io import write_json
 from ..masking import set_mask_ratio
 from ..models import create_model
-from ..models.mst_swin import MSTSwin, mask_blocks, part_globs
+from ..models.mst_swin import MASK_PARTS, MSTSwin, mask_blocks, part_globs
 from ..plots import plot_accuracy_vs_steps, plt, save_figure
 from ..pretrained import load_swin_weights
 from ..sam import plot_sam_grid, record_spikes, sam, spatial, to_image
@@ -111,7 +111,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     """The command-line settings worth recording next to the results."""
-    keep = ("checkpoint", "dataset", "time_steps", "ratios", "ratio", "parts", "seeds", "limit", "alpha")
+    keep = ("checkpoint", "dataset", "time_steps", "ratios", "ratio", "parts", "seeds", "limit", "alpha",
+            "hold_masks")
     return {k: getattr(args, k) for k in keep if hasattr(args, k)}
 
 
@@ -200,9 +201,10 @@ def study_variants(args: argparse.Namespace) -> int:
     rows, curves, ann = [], {}, {}
     for variant in ["(as trained)"] + args.variant:
         override = parse_options(variant.split(",")) if variant != "(as trained)" else {}
-        model = build_model(ckpt, override).eval()
+        device = pick_device(args.device)
+        model = build_model(ckpt, override).eval().to(device)
         loader = loader_for(model, args)
-        ann[variant] = evaluate_accuracy(model, loader, pick_device(args.device))
+        ann[variant] = evaluate_accuracy(model, loader, device)
         snn = convert(model, hold_masks=args.hold_masks)
         set_mask_ratio(snn, 0.0, "*")
         result = run_snn(snn, loader, args, None)
@@ -298,7 +300,7 @@ def add_mask_args(p: argparse.ArgumentParser, ratios: list[float] | None, parts:
     if ratios is not None:
         p.add_argument("--ratios", nargs="+", type=mask_ratio, default=ratios,
                        help=f"masking ratios (default {' '.join(map(str, ratios))})")
-    p.add_argument("--parts", nargs="+", choices=["sa", "mlp"], default=parts,
+    p.add_argument("--parts", nargs="+", choices=list(MASK_PARTS), default=parts,
                    help=f"MST mask placements: sa = Q, K and attention-score spikes; mlp = output of the first "
                         f"MLP linear (default {' '.join(parts)}); other models mask every site")
     p.add_argument("--seeds", nargs="+", type=int, default=[0], help="mask seeds; mean ± std over them (default 0)")

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from ..io import write_json
+from ..masking import MASK_MODES
 from ..training import TrainConfig, summarize_seeds, train
 from .common import mask_ratio, parse_options, positive_int
 
@@ -60,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-ratio", type=mask_ratio, default=0.0, help="Random Spike Masking ratio while training")
     p.add_argument("--mask-where", default="*", help="glob of mask names to apply the ratio to (default all)")
     p.add_argument("--mask-seed", type=int, help="seed for reproducible masks")
-    p.add_argument("--mask-mode", choices=["random", "expected"], default="random",
+    p.add_argument("--mask-mode", choices=MASK_MODES, default="random",
                    help="RSM in the ANN: random masks (paper) or scale by 1 - ratio (ours; the SNN always "
                         "masks at random)")
     p.add_argument("--qcfs-jitter", type=positive_int, nargs=2, metavar=("LO", "HI"),
