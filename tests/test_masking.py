@@ -100,3 +100,15 @@ def test_convert_with_held_masks_replaces_every_mask_and_keeps_ratio_and_seed():
     assert all(isinstance(m, HeldSpikeMask) and m.ratio == b.ratio and m.seed == b.seed
                for (_, m), (_, b) in zip(after, before))
     assert not any(isinstance(m, HeldSpikeMask) for _, m in masks(convert(ann)))
+
+
+def test_held_masks_take_a_ratio_but_refuse_the_expected_mode():
+    from spikemask.conversion import convert
+    from spikemask.errors import SpikemaskError
+    from spikemask.masking import masks, set_mask_ratio
+    from spikemask.models import create_model
+    snn = convert(create_model("vgg16", width=0.125, num_classes=10, in_channels=1, img_size=28), hold_masks=True)
+    set_mask_ratio(snn, 0.25, "*")
+    assert all(m.ratio == 0.25 for _, m in masks(snn))
+    with pytest.raises(SpikemaskError, match="held SNN mask"):
+        set_mask_ratio(snn, 0.5, "*", mode="expected")

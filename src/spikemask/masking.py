@@ -31,7 +31,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .errors import SpikemaskError
+from .errors import SpikemaskError, check
 from .neurons import BaseNeuron
 
 
@@ -162,7 +162,12 @@ def set_mask_ratio(model: nn.Module, ratio: float, where: str | Iterable[str] = 
     hit = []
     for i, (name, m) in enumerate(all_masks):
         if any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            m.ratio, m.mode = ratio, mode
+            if isinstance(m, HeldSpikeMask):
+                check(mode == "random", f"{name} is a held SNN mask, which only drops at random; "
+                                        f"mode {mode!r} is for ANN training")
+            else:
+                m.mode = mode
+            m.ratio = ratio
             if seed is not None:
                 m.reseed(seed + i)
             hit.append(name)

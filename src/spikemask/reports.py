@@ -1,7 +1,13 @@
-"""Text tables for results (MST Table 3 style)."""
+"""Summaries and text tables for results (MST Table 3 style)."""
 from __future__ import annotations
 
+import statistics
 from typing import Sequence
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    """``{"mean", "std"}`` of repeated runs (seeds); the std is the sample std, 0 for one value."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def si(value: float) -> str:

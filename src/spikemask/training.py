@@ -37,6 +37,7 @@ from .masking import check_mode, check_ratio
 from .models import create_model
 from .neurons import reset_net
 from .qcfs import check_level_range, set_level_jitter
+from .reports import mean_std
 
 
 @dataclass
@@ -332,9 +333,8 @@ class Trainer:
 
 def summarize_seeds(seeds: list[int], runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Final test accuracies of several seeds as mean and sample standard deviation."""
-    acc = np.array([r["test_accuracy"] for r in runs], dtype=np.float64)
-    return {"seeds": list(seeds), "test_accuracy": acc.tolist(), "mean": float(acc.mean()),
-            "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0}
+    acc = [float(r["test_accuracy"]) for r in runs]
+    return {"seeds": list(seeds), "test_accuracy": acc, **mean_std(acc)}
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from ..models import create_model
 from ..models.mst_swin import MASK_PARTS, MSTSwin, mask_blocks, part_globs
 from ..plots import plot_accuracy_vs_steps, plt, save_figure
 from ..pretrained import load_swin_weights
+from ..reports import mean_std
 from ..sam import plot_sam_grid, record_spikes, sam, spatial, to_image
 from ..training import evaluate_accuracy, pick_device
 from .common import add_data_args, add_hold_masks_arg, mask_ratio, parse_options, positive_int
@@ -80,11 +81,6 @@ def run_snn(snn: nn.Module, loader: DataLoader, args: argparse.Namespace, seed: 
 def seeds_for(ratio: float, seeds: Sequence[int]) -> list[int]:
     """Ratio 0 draws no random numbers, so one run is enough."""
     return list(seeds) if ratio > 0 else list(seeds[:1])
-
-
-def mean_std(values: Sequence[float]) -> dict[str, float]:
-    """``{"mean", "std"}`` (population std; 0 for a single value)."""
-    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values) if len(values) > 1 else 0.0}
 
 
 def masked_runs(snn: nn.Module, loader: DataLoader, args: argparse.Namespace, where: list[str],
