@@ -57,6 +57,7 @@ def bad_inputs(ckpt, tmp):
         "T < 1": (["evaluate", "--checkpoint", str(ckpt), "-T", "0"], "integer >= 1"),
         "NaN input": (["evaluate", "--checkpoint", str(ckpt), "--input", str(nan_input)], "NaN"),
         "bad model option": (["train", "--opt", "depth=3", "--out", str(tmp / "r")], "has no option"),
+        "override changes shapes": (["evaluate", "--checkpoint", str(ckpt), "--opt", "width=0.125"], "do not fit"),
         "dataset needs root": (["train", "--dataset", "cifar10", "--out", str(tmp / "r")], "needs --root"),
         "evaluate on wrong dataset": (["evaluate", "--checkpoint", str(ckpt), "--dataset", "cifar10", "--root",
                                       str(tmp)], "cifar-10-batches-py"),
@@ -105,3 +106,18 @@ def test_evaluate_scores_ann_and_snn_on_the_same_images(ckpt, tmp_path, capsys):
     with torch.no_grad():
         expected = (load_model(ckpt, spiking=False)(x).argmax(-1) == y).float().mean().item()
     assert metrics["images"] == 7 and metrics["ann_accuracy"] == pytest.approx(expected)
+
+
+def test_evaluate_rebuilds_the_checkpoint_with_option_overrides(ckpt, tmp_path, capsys):
+    from spikemask.checkpoint import build_model, load_checkpoint
+    from spikemask.data import get_dataset
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--opt", "levels=2", "-T", "2", "--batch-size", "16",
+                 "--max-batches", "1", "--out", str(out), "--no-progress"]) == 0
+    metrics = __import__("json").loads((out / "metrics.json").read_text())
+    assert metrics["model_options"]["levels"] == 2
+    data = get_dataset("mnist", train=False).dataset
+    x, y = torch.stack([data[i][0] for i in range(16)]), torch.tensor([data[i][1] for i in range(16)])
+    with torch.no_grad():
+        logits = build_model(load_checkpoint(ckpt), {"levels": 2}).eval()(x)
+    assert metrics["ann_accuracy"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())

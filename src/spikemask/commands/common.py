@@ -65,9 +65,16 @@ def add_hold_masks_arg(p: argparse.ArgumentParser) -> None:
                    "(ours) instead of a fresh mask every step (the code, M12)")
 
 
+def add_override_arg(p: argparse.ArgumentParser) -> None:
+    """``--opt KEY=VALUE``: rebuild a checkpoint's model with other options (same weight shapes)."""
+    p.add_argument("--opt", action="append", metavar="KEY=VALUE", help="override a saved model option, "
+                   "repeatable (e.g. product=rate); the weights must keep their shapes")
+
+
 def add_snn_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-steps", "-T", type=positive_int, default=32, help="simulation length T (default 32)")
     p.add_argument("--time-chunk", type=positive_int, help="steps per forward call, to bound memory (default: all)")
+    add_override_arg(p)
     add_mask_args(p)
     add_hold_masks_arg(p)
     p.add_argument("--alpha", type=float, default=1.0, help="energy per spike in J for P = spikes/1 ms × α (default 1)")

@@ -8,7 +8,7 @@ from ..checkpoint import save_checkpoint
 from ..conversion import convert
 from ..io import write_json
 from ..neurons import IFNeuron
-from .common import add_mask_args
+from .common import add_mask_args, add_override_arg
 from .evaluate import load_for_eval
 
 
@@ -36,5 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="ANN checkpoint.pt from `spikemask train`")
     p.add_argument("--out", default="runs/convert", help="output folder")
     p.add_argument("--v-init", type=float, default=0.5, help="initial membrane potential as a fraction of θ")
+    add_override_arg(p)
     add_mask_args(p)
     p.set_defaults(func=run)

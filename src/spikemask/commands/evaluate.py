@@ -20,9 +20,9 @@ from .common import add_data_args, add_snn_args, parse_options
 
 
 def load_for_eval(args: argparse.Namespace):
-    """The checkpoint's ANN with the mask override from ``args`` applied (returns model, ckpt)."""
+    """The checkpoint's ANN with the option (``--opt``) and mask overrides of ``args`` (returns model, ckpt)."""
     ckpt = load_checkpoint(args.checkpoint)
-    model = build_model(ckpt)
+    model = build_model(ckpt, parse_options(args.opt))
     if args.mask_ratio is not None:
         apply_mask_setting(model, {"ratio": args.mask_ratio, "where": args.mask_where, "seed": args.mask_seed})
     return model.eval(), ckpt
@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
           f"power {energy['power_alpha_watts']:.4g} α W")
     out = Path(args.out)
     write_json(out / "metrics.json", {"checkpoint": str(args.checkpoint), "model": model.model_name,
-                                      "mask": model.mask_setting, "ann_accuracy": ann_acc, **result})
+                                      "model_options": model.model_options, "mask": model.mask_setting,
+                                      "ann_accuracy": ann_acc, **result})
     plot_accuracy_vs_steps({model.model_name: result["accuracy_by_step"]}, out / "accuracy_vs_T.png",
                            {model.model_name: ann_acc} if ann_acc is not None else None)
     print(f"wrote {out}/metrics.json and accuracy_vs_T.png")
