@@ -52,13 +52,15 @@ def test_mst_commands_end_to_end(tmp_path, capsys, one_thread):
                  "--out", str(out)]) == 0
     assert main(["mst", "studies", "variants", "--checkpoint", str(ckpt), "--variant", "product=rate",
                  "--variant", "softmax=none", *quick, "--out", str(out)]) == 0
-    assert main(["mst", "studies", "table3", "--mst", str(ckpt), *quick, "--out", str(out)]) == 0
+    assert main(["mst", "studies", "table3", "--mst", str(ckpt), "--mst-opt", "product=rate", *quick,
+                 "--out", str(out)]) == 0
     assert main(["mst", "sam", "--checkpoint", str(ckpt), "--ratios", "0", "0.75", "--steps", "2", "4",
                  *quick, "--out", str(out)]) == 0
     ratio = json.loads((out / "ratio.json").read_text())
     assert set(ratio["results"]) == {"sa", "mlp"} and ratio["results"]["sa"][1]["runs"] == 2
     blocks = json.loads((out / "blocks.json").read_text())
     assert [r["masked_blocks"] for r in blocks["results"]] == [0, 1, 2, 3, 4]
+    assert json.loads((out / "table3.json").read_text())["settings"]["mst_opt"] == ["product=rate"]
     table = json.loads((out / "table3.json").read_text())["table"]["MST"]
     assert [r["ratio"] for r in table] == [0.0, 0.5, 0.75] and table[0]["power_ratio"] == 1.0
     sam_index = json.loads((out / "sam.json").read_text())
@@ -75,3 +77,14 @@ def test_mst_commands_end_to_end(tmp_path, capsys, one_thread):
     assert main(["mst", "studies", "time", "--checkpoint", str(ckpt), str(ckpt), "--ratios", "0", "0.5", "0.7",
                  *quick, "--out", str(out)]) == 2                          # 2 checkpoints for 3 ratios
     assert "one per ratio" in capsys.readouterr().err
+
+
+def test_studies_rebuild_the_checkpoint_with_option_overrides(tmp_path):
+    from spikemask.commands.mst import load_snn
+    from spikemask.neurons import IFNeuron
+    ckpt = tmp_path / "checkpoint.pt"
+    save_checkpoint(ckpt, create_model("mst_swin_micro", num_classes=10, in_channels=1, img_size=28, embed_dim=8,
+                                       heads=(1, 2)))
+    snn = load_snn(str(ckpt), options=["product=rate"])
+    assert snn.model_options["product"] == "rate" and any(isinstance(m, IFNeuron) for m in snn.modules())
+    assert load_snn(str(ckpt)).model_options.get("product", "step") == "step"

@@ -68,13 +68,15 @@ def build_model(ckpt: dict[str, Any], options: dict[str, Any] | None = None) -> 
     return model
 
 
-def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks: bool = False) -> nn.Module:
+def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks: bool = False,
+               options: dict[str, Any] | None = None) -> nn.Module:
     """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved.
 
-    ``hold_masks`` is passed to :func:`~spikemask.conversion.convert` when the model is converted here.
+    ``hold_masks`` is passed to :func:`~spikemask.conversion.convert` when the model is converted here;
+    ``options`` override saved model options as in :func:`build_model`.
     """
     ckpt = load_checkpoint(path)
-    model = build_model(ckpt)
+    model = build_model(ckpt, options)
     if spiking or (spiking is None and ckpt.get("converted")):
         mask = model.mask_setting
         model = convert(model, hold_masks=hold_masks)

@@ -40,7 +40,8 @@ from ..pretrained import load_swin_weights
 from ..reports import mean_std
 from ..sam import plot_sam_grid, record_spikes, sam, spatial, to_image
 from ..training import evaluate_accuracy, pick_device
-from .common import add_data_args, add_hold_masks_arg, mask_ratio, parse_options, positive_int
+from .common import (add_data_args, add_hold_masks_arg, add_override_arg, mask_ratio, parse_options,
+                     positive_int)
 from .evaluate import test_loader
 
 
@@ -52,9 +53,9 @@ def pair_checkpoints(checkpoints: Sequence[str], ratios: Sequence[float]) -> lis
     return list(zip(ratios, list(checkpoints) * len(ratios) if len(checkpoints) == 1 else checkpoints))
 
 
-def load_snn(path: str, hold_masks: bool = False) -> nn.Module:
-    """A checkpoint's model, converted, with every mask at 0."""
-    snn = load_model(path, spiking=True, hold_masks=hold_masks)
+def load_snn(path: str, hold_masks: bool = False, options: list[str] | None = None) -> nn.Module:
+    """A checkpoint's model rebuilt with ``options`` (``KEY=VALUE``), converted, with every mask at 0."""
+    snn = load_model(path, spiking=True, hold_masks=hold_masks, options=parse_options(options))
     set_mask_ratio(snn, 0.0, "*")
     return snn
 
@@ -108,7 +109,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     """The command-line settings worth recording next to the results."""
     keep = ("checkpoint", "dataset", "time_steps", "ratios", "ratio", "parts", "seeds", "limit", "alpha",
-            "hold_masks")
+            "hold_masks", "opt", "mst_opt")
     return {k: getattr(args, k) for k in keep if hasattr(args, k)}
 
 
@@ -136,7 +137,7 @@ def study_time(args: argparse.Namespace) -> int:
     """Accuracy after t = 1, 2, 4, ..., T steps for each masking ratio (mean over seeds)."""
     rows, curves = [], {}
     for ratio, path in pair_checkpoints(args.checkpoint, args.ratios):
-        snn = load_snn(path, args.hold_masks)
+        snn = load_snn(path, args.hold_masks, args.opt)
         runs = masked_runs(snn, loader_for(snn, args), args, placement(snn, args.parts), ratio)
         rows += runs
         label = f"mask {100 * ratio:g} %"
@@ -155,7 +156,7 @@ def study_ratio(args: argparse.Namespace) -> int:
     for part in args.parts:
         results[part] = []
         for ratio, path in pair_checkpoints(args.checkpoint, args.ratios):
-            snn = load_snn(path, args.hold_masks)
+            snn = load_snn(path, args.hold_masks, args.opt)
             runs = masked_runs(snn, loader_for(snn, args), args, placement(snn, [part]), ratio)
             summary = {"ratio": ratio, **summarise(runs), "seeds": runs}
             results[part].append(summary)
@@ -173,7 +174,7 @@ def study_ratio(args: argparse.Namespace) -> int:
 
 def study_blocks(args: argparse.Namespace) -> int:
     """Fig. 6: mask the ``--parts`` of the first k blocks at ``--ratio``, k = 0..all blocks."""
-    snn = load_snn(args.checkpoint[0], args.hold_masks)
+    snn = load_snn(args.checkpoint[0], args.hold_masks, args.opt)
     check(isinstance(snn, MSTSwin), "the blocks study needs an mst_swin_* checkpoint")
     loader = loader_for(snn, args)
     rows = []
@@ -223,7 +224,7 @@ def study_table3(args: argparse.Namespace) -> int:
             continue
         table[family] = []
         for ratio, path in pair_checkpoints(checkpoints, args.ratios):
-            snn = load_snn(path, args.hold_masks)
+            snn = load_snn(path, args.hold_masks, args.mst_opt if family == "MST" else None)
             runs = masked_runs(snn, loader_for(snn, args), args, placement(snn, args.parts), ratio)
             table[family].append({"ratio": ratio, "checkpoint": path, **summarise(runs)})
         base = table[family][0]
@@ -250,7 +251,7 @@ def run_sam(args: argparse.Namespace) -> int:
     check(all(1 <= s <= args.time_steps for s in steps), f"--steps must lie in 1..T={args.time_steps}")
     per_layer: dict[str, dict[str, torch.Tensor]] = {}
     for ratio, path in pair_checkpoints(args.checkpoint, args.ratios):
-        snn = load_snn(path, args.hold_masks)
+        snn = load_snn(path, args.hold_masks, args.opt)
         dataset = loader_for(snn, args).dataset
         check(0 <= args.index < len(dataset), f"--index must be in [0, {len(dataset) - 1}]")
         image = dataset[args.index][0]
@@ -325,12 +326,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checkpoint_arg(p, per_ratio=True)
     add_mask_args(p, [0.0, 0.5, 0.75], ["sa"])
     add_run_args(p)
+    add_override_arg(p)
     p.set_defaults(func=study_time)
 
     p = studies.add_parser("ratio", help="accuracy and power vs masking ratio per part, mean ± std over seeds")
     add_checkpoint_arg(p, per_ratio=True)
     add_mask_args(p, [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], ["sa", "mlp"])
     add_run_args(p)
+    add_override_arg(p)
     p.set_defaults(func=study_ratio)
 
     p = studies.add_parser("blocks", help="accuracy vs number of masked blocks (the first k)")
@@ -338,6 +341,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ratio", type=mask_ratio, default=0.75, help="masking ratio of the masked blocks (default 0.75)")
     add_mask_args(p, None, ["sa"])
     add_run_args(p)
+    add_override_arg(p)
     p.set_defaults(func=study_blocks)
 
     p = studies.add_parser("variants", help="one checkpoint rebuilt with other options, e.g. softmax=none")
@@ -351,6 +355,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mst", nargs="+", help="mst_swin_* checkpoint(s): one, or one per ratio")
     p.add_argument("--resnet18", nargs="+", help="resnet18 checkpoint(s): one, or one per ratio")
     p.add_argument("--vgg16", nargs="+", help="vgg16 checkpoint(s): one, or one per ratio")
+    p.add_argument("--mst-opt", action="append", metavar="KEY=VALUE", help="override a saved option of the "
+                   "--mst checkpoints, repeatable (e.g. product=rate)")
     add_mask_args(p, [0.0, 0.5, 0.75], ["sa"])
     add_run_args(p)
     p.set_defaults(func=study_table3)
@@ -363,6 +369,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", nargs="+", type=positive_int, help="time steps to show, 1-based (default: T)")
     p.add_argument("--sites", default="*.norm1_site", help="glob of spike sites to map (default '*.norm1_site')")
     p.add_argument("--gamma", type=float, default=0.5, help="SAM kernel decay γ (default 0.5)")
+    add_override_arg(p)
     p.set_defaults(func=run_sam)
 
     p = mst_sub.add_parser("load-pretrained", help="build an MST model from timm/Microsoft Swin weights")
