@@ -121,3 +121,19 @@ def test_evaluate_rebuilds_the_checkpoint_with_option_overrides(ckpt, tmp_path, 
     with torch.no_grad():
         logits = build_model(load_checkpoint(ckpt), {"levels": 2}).eval()(x)
     assert metrics["ann_accuracy"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())
+
+
+def test_evaluate_mask_override_replaces_the_checkpoints_masks(tmp_path):
+    from spikemask.checkpoint import apply_mask_setting
+    from spikemask.commands.evaluate import load_for_eval
+    from spikemask.masking import masks
+    model = spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
+    apply_mask_setting(model, {"ratio": 0.5, "where": "*", "seed": 0})
+    path = tmp_path / "masked.pt"
+    save_checkpoint(path, model)
+    names = [n for n, _ in masks(model)]
+    args = __import__("argparse").Namespace(checkpoint=str(path), opt=None, mask_ratio=0.75,
+                                            mask_where=names[0], mask_seed=1)
+    loaded, _ = load_for_eval(args)
+    assert [m.ratio for _, m in masks(loaded)] == [0.75] + [0.0] * (len(names) - 1)
+    assert loaded.mask_setting["where"] == names[0]

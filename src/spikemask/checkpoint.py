@@ -15,7 +15,7 @@ from torch import nn
 from .conversion import convert
 from .errors import SpikemaskError
 from .io import load_torch, save_torch
-from .masking import set_mask_ratio
+from .masking import masks, set_mask_ratio
 from .models import create_model
 
 REQUIRED = ("model_name", "model_options", "num_classes", "in_channels", "img_size", "state_dict")
@@ -45,8 +45,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def apply_mask_setting(model: nn.Module, setting: dict | None) -> None:
-    """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and remember the setting on the model."""
+    """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and remember the setting on the model.
+
+    A setting with a ratio describes every mask: those outside ``where`` are set to 0 first, so an
+    override on a masked checkpoint replaces its masks instead of adding to them.
+    """
     if setting and setting.get("ratio", 0) > 0:
+        for _, m in masks(model):
+            m.ratio = 0.0
         set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"),
                        setting.get("mode", "random"))
     model.mask_setting = setting
