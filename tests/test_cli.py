@@ -137,3 +137,6 @@ def test_evaluate_mask_override_replaces_the_checkpoints_masks(tmp_path):
     loaded, _ = load_for_eval(args)
     assert [m.ratio for _, m in masks(loaded)] == [0.75] + [0.0] * (len(names) - 1)
     assert loaded.mask_setting["where"] == names[0]
+    args.mask_ratio = 0.0
+    unmasked, _ = load_for_eval(args)
+    assert all(m.ratio == 0.0 for _, m in masks(unmasked))

@@ -47,12 +47,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def apply_mask_setting(model: nn.Module, setting: dict | None) -> None:
     """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and remember the setting on the model.
 
-    A setting with a ratio describes every mask: those outside ``where`` are set to 0 first, so an
-    override on a masked checkpoint replaces its masks instead of adding to them.
+    A setting describes every mask: all are set to 0 first, so an override on a masked checkpoint
+    replaces its masks (``ratio`` 0 unmasks it) instead of adding to them. ``None`` keeps the masks.
     """
-    if setting and setting.get("ratio", 0) > 0:
+    if setting:
         for _, m in masks(model):
             m.ratio = 0.0
+    if setting and setting.get("ratio", 0) > 0:
         set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"),
                        setting.get("mode", "random"))
     model.mask_setting = setting

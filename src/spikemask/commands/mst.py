@@ -196,9 +196,9 @@ def study_variants(args: argparse.Namespace) -> int:
     """ANN and SNN accuracy of one checkpoint rebuilt with other model options (same weights)."""
     ckpt = load_checkpoint(args.checkpoint[0])
     rows, curves, ann = [], {}, {}
+    device = pick_device(args.device)
     for variant in ["(as trained)"] + args.variant:
         override = parse_options(variant.split(",")) if variant != "(as trained)" else {}
-        device = pick_device(args.device)
         model = build_model(ckpt, override).eval().to(device)
         loader = loader_for(model, args)
         ann[variant] = evaluate_accuracy(model, loader, device)
