@@ -18,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from spikemask.events.formats import make_events
-from spikemask.events.frames import integrate
+from spikemask.data.events.formats import make_events
+from spikemask.data.events.frames import integrate
 from spikemask.io import write_json
 
 SENSOR = (128, 128)

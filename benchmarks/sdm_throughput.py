@@ -3,7 +3,7 @@
 One "image" is one sample of ``T`` event frames ``[T, 2, H, W]`` (the paper: T = 16, 128 px). The
 masked SDMFormer switches off a random ``--mask-ratio`` of the channels of every DMConv (the paper's
 CIFAR10-DVS size ratio needs about 56.5 %, FAITHFULNESS A3); the pruned model is
-:func:`spikemask.pruning.prune` of it. Runs on the CPU and, if available, on CUDA; prints a table of
+:func:`spikemask.models.spikformer.pruning.prune` of it. Runs on the CPU and, if available, on CUDA; prints a table of
 img/s and ratios and writes ``benchmarks/results/sdm_throughput.json``.
 
     python benchmarks/sdm_throughput.py                       # SDMFormer-2-256, 128 px, T = 16
@@ -21,7 +21,7 @@ from torch import nn
 
 from spikemask.io import write_json
 from spikemask.models import create_model
-from spikemask.pruning import prune
+from spikemask.models.spikformer.pruning import prune
 
 RESULTS = Path(__file__).parent / "results" / "sdm_throughput.json"
 

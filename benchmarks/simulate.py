@@ -25,7 +25,7 @@ import torch
 
 import spikemask
 from spikemask.checkpoint import load_model
-from spikemask.conversion import convert, simulate
+from spikemask.convert.conversion import convert, simulate
 
 
 def best_time(fn, repeats: int) -> float:

@@ -1,7 +1,7 @@
 """Writers of small event files in each dataset's real on-disk format (test helpers only).
 
 Each writer takes events as arrays ``t`` (µs), ``x``, ``y``, ``p`` (1 = ON) in the convention of
-:mod:`spikemask.events.formats` and encodes them as the dataset's published files store them, so
+:mod:`spikemask.data.events.formats` and encodes them as the dataset's published files store them, so
 reading them back through the datasets must return exactly the same events.
 """
 from __future__ import annotations

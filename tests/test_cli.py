@@ -125,8 +125,8 @@ def test_evaluate_rebuilds_the_checkpoint_with_option_overrides(ckpt, tmp_path, 
 
 def test_evaluate_mask_override_replaces_the_checkpoints_masks(tmp_path):
     from spikemask.checkpoint import apply_mask_setting
-    from spikemask.commands.evaluate import load_for_eval
-    from spikemask.masking import masks
+    from spikemask.cli.evaluate import load_for_eval
+    from spikemask.masks.rsm import masks
     model = spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
     apply_mask_setting(model, {"ratio": 0.5, "where": "*", "seed": 0})
     path = tmp_path / "masked.pt"

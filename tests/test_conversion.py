@@ -4,11 +4,11 @@ import torch
 from torch import nn
 
 import spikemask
-from spikemask.conversion import convert, correct_by_step, cumulative_mean, report_steps, simulate
+from spikemask.convert.conversion import convert, correct_by_step, cumulative_mean, report_steps, simulate
 from spikemask.errors import SpikemaskError
-from spikemask.models.common import qcfs_site
-from spikemask.neurons import IFNeuron, set_time_steps
-from spikemask.qcfs import QCFS, qcfs
+from spikemask.models.layers import qcfs_site
+from spikemask.snn.neurons import IFNeuron, set_time_steps
+from spikemask.snn.qcfs import QCFS, qcfs
 
 
 def small_trained_like_model():
@@ -46,8 +46,11 @@ def test_simulation_modes_and_chunks_give_identical_logits():
     x = torch.randn(3, 1, 28, 28)
     full = simulate(snn, x, 12)
     assert full.shape == (12, 3, 10) and full.abs().sum() > 0
-    assert torch.equal(full, simulate(snn, x, 12, time_chunk=5))
-    assert torch.equal(full, simulate(snn, x, 12, step_mode="s"))
+    # Same spikes; the logits may differ in the last bits because a linear layer over a batch of
+    # another size can sum in another order (seen with oneDNN: 4.8e-7). A flipped spike would move
+    # a logit by about θ·|w| ≫ 1e-5.
+    assert torch.allclose(full, simulate(snn, x, 12, time_chunk=5), rtol=0, atol=1e-5)
+    assert torch.allclose(full, simulate(snn, x, 12, step_mode="s"), rtol=0, atol=1e-5)
 
 
 def test_snn_approaches_ann_as_T_grows():
@@ -86,7 +89,7 @@ def test_bad_time_steps_and_non_qcfs_models():
 
 
 def test_level_jitter_draws_levels_in_training_only():
-    from spikemask.qcfs import set_level_jitter
+    from spikemask.snn.qcfs import set_level_jitter
     net = nn.Sequential(nn.Linear(4, 4), QCFS(levels=16), nn.Linear(4, 2), QCFS(levels=16))
     assert set_level_jitter(net, (8, 64)) == 2
     act = net[1]

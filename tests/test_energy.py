@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from spikemask.energy import SpikeCounter, conv_sops, power_watts
-from spikemask.models.common import SpikeSite
-from spikemask.neurons import IFNeuron
+from spikemask.measure import SpikeCounter, conv_sops, power_watts
+from spikemask.models.layers import SpikeSite
+from spikemask.snn.neurons import IFNeuron
 
 
 def test_conv_sops_counts_exact_fan_out_with_borders():

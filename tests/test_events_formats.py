@@ -9,7 +9,7 @@ import pytest
 import events_files as ef
 from spikemask.data import get_dataset
 from spikemask.errors import SpikemaskError
-from spikemask.events.formats import read_aedat2, read_aedat31, read_davis346
+from spikemask.data.events.formats import read_aedat2, read_aedat31, read_davis346
 
 Expected = dict[tuple[str, int | None], tuple[dict, int]]  # ("folder/file", window start) -> (events, label)
 

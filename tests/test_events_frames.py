@@ -10,9 +10,9 @@ import torch
 import events_files as ef
 from spikemask.data import get_dataset
 from spikemask.errors import SpikemaskError
-from spikemask.events.augment import NDA, random_cutout, random_roll
-from spikemask.events.formats import make_events
-from spikemask.events.frames import frame_index, integrate
+from spikemask.data.events.augment import NDA, random_cutout, random_roll
+from spikemask.data.events.formats import make_events
+from spikemask.data.events.frames import frame_index, integrate
 
 
 def _events(rng, n: int, height: int = 20, width: int = 30) -> np.ndarray:

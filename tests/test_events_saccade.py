@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from spikemask.data import get_dataset, static
-from spikemask.events.saccade import SACCADE_US, SENSOR, SimulatedEvents, simulate_saccades
+from spikemask.data.events.saccade import SACCADE_US, SENSOR, SimulatedEvents, simulate_saccades
 
 
 @pytest.fixture(scope="module")

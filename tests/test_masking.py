@@ -4,7 +4,7 @@ import torch
 
 from spikemask import create_model
 from spikemask.errors import SpikemaskError
-from spikemask.masking import SpikeMask, masks, random_spike_mask, set_mask_ratio
+from spikemask.masks.rsm import SpikeMask, masks, random_spike_mask, set_mask_ratio
 
 
 @pytest.mark.parametrize("ratio", [0.25, 0.5, 0.75])
@@ -48,7 +48,7 @@ def test_set_mask_ratio_by_glob_touches_only_named_masks():
 
 
 def test_expected_mode_scales_in_the_ann_and_converts_to_random_masks():
-    from spikemask.conversion import convert
+    from spikemask.convert.conversion import convert
     model = create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
     set_mask_ratio(model, 0.75, mode="expected")
     mask = masks(model)[0][1]
@@ -62,8 +62,8 @@ def test_expected_mode_scales_in_the_ann_and_converts_to_random_masks():
 
 
 def test_held_mask_keeps_one_draw_for_all_steps_in_every_step_mode():
-    from spikemask.masking import HeldSpikeMask
-    from spikemask.neurons import reset_net, set_step_mode, set_time_steps
+    from spikemask.masks.rsm import HeldSpikeMask
+    from spikemask.snn.neurons import reset_net, set_step_mode, set_time_steps
     T, B = 6, 4
     x = torch.ones(T, B, 2500)
     held = HeldSpikeMask(0.75, seed=3)
@@ -89,8 +89,8 @@ def test_held_mask_keeps_one_draw_for_all_steps_in_every_step_mode():
 
 
 def test_convert_with_held_masks_replaces_every_mask_and_keeps_ratio_and_seed():
-    from spikemask.conversion import convert
-    from spikemask.masking import HeldSpikeMask, masks, set_mask_ratio
+    from spikemask.convert.conversion import convert
+    from spikemask.masks.rsm import HeldSpikeMask, masks, set_mask_ratio
     from spikemask.models import create_model
     ann = create_model("vgg16", width=0.125, num_classes=10, in_channels=1, img_size=28)
     set_mask_ratio(ann, 0.5, "*", seed=7)
@@ -103,9 +103,9 @@ def test_convert_with_held_masks_replaces_every_mask_and_keeps_ratio_and_seed():
 
 
 def test_held_masks_take_a_ratio_but_refuse_the_expected_mode():
-    from spikemask.conversion import convert
+    from spikemask.convert.conversion import convert
     from spikemask.errors import SpikemaskError
-    from spikemask.masking import masks, set_mask_ratio
+    from spikemask.masks.rsm import masks, set_mask_ratio
     from spikemask.models import create_model
     snn = convert(create_model("vgg16", width=0.125, num_classes=10, in_channels=1, img_size=28), hold_masks=True)
     set_mask_ratio(snn, 0.25, "*")

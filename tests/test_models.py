@@ -5,7 +5,7 @@ import torch
 import spikemask
 from spikemask.errors import SpikemaskError
 from spikemask.models import model_options
-from spikemask.models.common import SpikeSite
+from spikemask.models.layers import SpikeSite
 
 
 def n_params(m):
@@ -45,8 +45,8 @@ def test_unknown_model_and_option_give_clear_errors():
 
 
 def test_every_conv_after_the_first_sees_binary_spikes_after_conversion():
-    from spikemask.conversion import convert, simulate
-    from spikemask.energy import SpikeCounter
+    from spikemask.convert.conversion import convert, simulate
+    from spikemask.measure import SpikeCounter
     torch.manual_seed(0)
     for name in ("vgg16", "resnet18"):
         snn = convert(spikemask.create_model(name, in_channels=1, img_size=28, width=0.125, levels=4))

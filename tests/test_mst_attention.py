@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from spikemask.attention import SpikeProduct, WindowAttention, relative_position_index
-from spikemask.conversion import convert
-from spikemask.models.mst_swin import shift_mask
-from spikemask.neurons import reset_net, set_step_mode, set_time_steps
+from spikemask.models.mst.attention import SpikeProduct, WindowAttention, relative_position_index
+from spikemask.convert.conversion import convert
+from spikemask.models.mst.swin import shift_mask
+from spikemask.snn.neurons import reset_net, set_step_mode, set_time_steps
 
 
 def spike_trains(T=10, shape=(3, 4, 5), seed=0):

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from spikemask.conversion import convert, simulate
+from spikemask.convert.conversion import convert, simulate
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, model_options
-from spikemask.models.common import SpikeSite
-from spikemask.models.mst_swin import fit_window, padded_size, shift_mask, window_partition, window_reverse
+from spikemask.models.layers import SpikeSite
+from spikemask.models.mst.swin import fit_window, padded_size, shift_mask, window_partition, window_reverse
 
 
 def test_window_partition_round_trip_and_layout():

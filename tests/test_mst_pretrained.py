@@ -6,7 +6,7 @@ import torch
 
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model
-from spikemask.pretrained import load_swin_weights
+from spikemask.models.mst.pretrained import load_swin_weights
 
 
 def small(num_classes=10):

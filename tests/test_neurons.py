@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from spikemask.errors import SpikemaskError
-from spikemask.neurons import IFNeuron, LIFNeuron, reset_net, set_step_mode, set_time_steps
-from spikemask.qcfs import QCFS, qcfs
+from spikemask.snn.neurons import IFNeuron, LIFNeuron, reset_net, set_step_mode, set_time_steps
+from spikemask.snn.qcfs import QCFS, qcfs
 
 
 @pytest.mark.parametrize("levels", [1, 4, 16])

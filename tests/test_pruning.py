@@ -2,12 +2,12 @@
 import pytest
 import torch
 
-from spikemask.energy.synaptic import parameter_counts
+from spikemask.measure.synaptic import parameter_counts
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model
-from spikemask.models.sdmformer import SDMFormer
-from spikemask.models.spikformer import TokenConv, widen
-from spikemask.pruning import prune
+from spikemask.models.spikformer.sdmformer import SDMFormer
+from spikemask.models.spikformer.spikformer import TokenConv, widen
+from spikemask.models.spikformer.pruning import prune
 
 
 def masked_model(seed: int = 0, **options) -> SDMFormer:

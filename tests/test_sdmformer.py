@@ -7,12 +7,12 @@ import torch
 
 from spikformer_helpers import tiny as tiny_model
 
-from spikemask.dynamic_mask import DynamicMask, SurrogateHeaviside, mask_report
+from spikemask.masks.dynamic import DynamicMask, SurrogateHeaviside, mask_report
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
-from spikemask.models.sdmformer import (LearnablePositionEmbedding, SDMFormer, inactive_channel_ratios,
+from spikemask.models.spikformer.sdmformer import (LearnablePositionEmbedding, SDMFormer, inactive_channel_ratios,
                                         position_heatmaps)
-from spikemask.neurons import reset_net
+from spikemask.snn.neurons import reset_net
 
 
 def tiny(**options) -> SDMFormer:
@@ -156,7 +156,7 @@ def test_lpe_and_masks_receive_gradients():
 
 
 def test_masks_get_no_weight_decay():
-    from spikemask.training import param_groups
+    from spikemask.train.trainer import param_groups
     model = tiny()
     groups = param_groups(model, 0.06)
     no_decay = {id(p) for g in groups if g["weight_decay"] == 0 for p in g["params"]}
@@ -223,8 +223,8 @@ def test_mask_penalty_option():
     """Our addition (off by default): λ·Σ SH(tanh m) adds λ·SH'(tanh m)(1 - tanh² m) to ∂L/∂m."""
     import copy
 
-    from spikemask.dynamic_mask import DynamicMask
-    from spikemask.pruning import prune
+    from spikemask.masks.dynamic import DynamicMask
+    from spikemask.models.spikformer.pruning import prune
 
     assert all(m.penalty == 0 for m in tiny().modules() if isinstance(m, DynamicMask))
     mask = DynamicMask(4, init=0.0, penalty=0.01)

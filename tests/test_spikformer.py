@@ -6,7 +6,7 @@ from spikformer_helpers import tiny as tiny_model
 
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
-from spikemask.models.spikformer import Spikformer, pooled_side, pooling_stages
+from spikemask.models.spikformer.spikformer import Spikformer, pooled_side, pooling_stages
 
 
 def tiny(**options) -> Spikformer:

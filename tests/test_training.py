@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from spikemask.checkpoint import load_checkpoint, load_model
-from spikemask.distill import distillation_loss
+from spikemask.train.distill import distillation_loss
 from spikemask.errors import SpikemaskError
-from spikemask.training import TrainConfig, lr_factor, train
+from spikemask.train.trainer import TrainConfig, lr_factor, train
 
 TINY = dict(model="resnet18", model_options={"width": 0.0625, "levels": 4}, batch_size=64, lr=0.05,
             progress=False)
@@ -78,14 +78,14 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
 
 
 def test_seed_summary_is_mean_and_sample_std():
-    from spikemask.training import summarize_seeds
+    from spikemask.train.trainer import summarize_seeds
     s = summarize_seeds([0, 1, 2], [{"test_accuracy": a} for a in (0.9, 0.8, 0.7)])
     assert s["mean"] == pytest.approx(0.8) and s["std"] == pytest.approx(0.1)
 
 
 def test_recompute_bn_stats_averages_over_batches_and_keeps_modes():
     from torch.utils.data import DataLoader, TensorDataset
-    from spikemask.training import recompute_bn_stats
+    from spikemask.train.trainer import recompute_bn_stats
     torch.manual_seed(0)
     x = torch.randn(64, 3) * 2 + 5
     loader = DataLoader(TensorDataset(x, torch.zeros(64, dtype=torch.long)), batch_size=16)

@@ -12,11 +12,11 @@ from typing import Any
 
 from torch import nn
 
-from .conversion import convert
-from .errors import SpikemaskError
-from .io import load_torch, save_torch
-from .masking import masks, set_mask_ratio
-from .models import create_model
+from spikemask.convert.conversion import convert
+from spikemask.errors import SpikemaskError
+from spikemask.io import load_torch, save_torch
+from spikemask.masks.rsm import masks, set_mask_ratio
+from spikemask.models import create_model
 
 REQUIRED = ("model_name", "model_options", "num_classes", "in_channels", "img_size", "state_dict")
 
@@ -79,7 +79,7 @@ def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks:
                options: dict[str, Any] | None = None) -> nn.Module:
     """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved.
 
-    ``hold_masks`` is passed to :func:`~spikemask.conversion.convert` when the model is converted here;
+    ``hold_masks`` is passed to :func:`~spikemask.convert.conversion.convert` when the model is converted here;
     ``options`` override saved model options as in :func:`build_model`.
     """
     ckpt = load_checkpoint(path)

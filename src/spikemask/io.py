@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import SpikemaskError
+from spikemask.errors import SpikemaskError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str) -> Path:

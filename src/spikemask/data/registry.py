@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from torch.utils.data import Dataset
 
-from ..errors import SpikemaskError
+from spikemask.errors import SpikemaskError
 
 
 @dataclass

@@ -1,0 +1,59 @@
+"""The ``spikemask`` command line: one subcommand per module in :mod:`spikemask.cli`.
+
+Each command module has ``register(subparsers)`` which adds its parser and sets ``func(args) -> int``.
+User errors (:class:`~spikemask.errors.SpikemaskError`) print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from spikemask.errors import SpikemaskError
+
+COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "models"]
+OPTIONAL_COMMANDS = ["data", "mst", "sdm", "prune"]  # registered when their module exists
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line (exit status 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="spikemask", description=__doc__.splitlines()[0].split(": ", 1)[-1])
+    from spikemask import __version__
+    parser.add_argument("--version", action="version", version=f"spikemask {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in COMMANDS + OPTIONAL_COMMANDS:
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as e:
+            if name in OPTIONAL_COMMANDS and e.name == f"{__package__}.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except SpikemaskError as e:
+        sys.stderr.write(f"spikemask {args.command}: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("spikemask: interrupted; the last complete checkpoint and results are kept\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""ANN-to-SNN conversion (QCFS → IF neurons) and simulation of the converted network."""

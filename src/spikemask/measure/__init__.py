@@ -1,0 +1,13 @@
+"""Measurement: spike and operation counts, energy models, evaluation of SNNs, spike activation maps.
+
+- :mod:`.spikes`: spike and synaptic-operation counts of converted SNNs and MST power
+  ``P = spikes per step / 1 ms × α`` (MST eq. 10).
+- :mod:`.synaptic`: the E_MAC / E_AC energy model of SDMFormer Table 2 (eqs. 7–8), firing rates and
+  parameter counts with masked channels excluded.
+"""
+from spikemask.measure.spikes import EnergyReport, SpikeCounter, conv_sops, power_watts
+from spikemask.measure.synaptic import (E_AC_PJ, E_MAC_PJ, block_firing_rates, compare_models, measure_activity, parameter_counts,
+                       synaptic_energy, synaptic_layers)
+
+__all__ = ["EnergyReport", "SpikeCounter", "conv_sops", "power_watts", "E_AC_PJ", "E_MAC_PJ", "block_firing_rates",
+           "compare_models", "measure_activity", "parameter_counts", "synaptic_energy", "synaptic_layers"]

@@ -1,0 +1,113 @@
+"""Spike Activation Maps (SAM; Kim & Panda 2021), as used for MST Fig. 7 (§4.3).
+
+SAM needs only the forward spikes. For a neuron k at position (i, j), its *neuronal contribution
+score* at step t sums an exponential kernel over its earlier spikes,
+``N^k_ij(t) = Σ_{t' < t, s^k_ij(t') = 1} exp(−γ (t − t'))``, computed with the recurrence
+``N(t) = e^{−γ} · (N(t−1) + s(t−1))``, ``N(1) = 0``. The map sums the scores of the neurons
+that spike now over the channels: ``M_ij(t) = Σ_k N^k_ij(t) · s^k_ij(t)`` — neurons that fire
+often and recently light up. ``γ`` defaults to 0.5.
+
+What we record: the output of a :class:`~spikemask.models.layers.SpikeSite`, i.e. the spikes
+*after* the Random Spike Mask (the transmitted ones; a masked spike counts as silence), binarised.
+Token sites ``[T*B, L, C]`` are laid out on their √L × √L grid; conv sites ``[T*B, C, H, W]`` as is.
+Maps are upsampled to the (padded) input, cropped to the image and drawn over it.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from spikemask.convert.conversion import simulate  # noqa: E402
+from spikemask.errors import check  # noqa: E402
+from spikemask.models.layers import SpikeSite  # noqa: E402
+from spikemask.report.plots import save_figure  # noqa: E402
+
+
+@torch.no_grad()
+def record_spikes(snn: nn.Module, x: torch.Tensor, time_steps: int, sites: str) -> dict[str, torch.Tensor]:
+    """Simulate ``snn`` on images ``x`` ``[B, C, H, W]`` and keep the spikes of the sites matching ``sites``.
+
+    Returns ``{site name: [T, B, ...] binary spikes}`` (site output shape without the folded T).
+    """
+    names = [n for n, m in snn.named_modules() if isinstance(m, SpikeSite) and fnmatch.fnmatchcase(n, sites)]
+    check(bool(names), f"no spike site matches {sites!r}; MST sites are named like 'layers.0.blocks.0.norm1_site'")
+    chunks: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+    modules = dict(snn.named_modules())
+    handles = [modules[n].register_forward_hook(lambda m, i, out, n=n: chunks[n].append((out != 0).float()))
+               for n in names]
+    try:
+        simulate(snn, x, time_steps)
+    finally:
+        for h in handles:
+            h.remove()
+    batch = x.shape[0]
+    return {n: torch.cat([c.reshape(-1, batch, *c.shape[1:]) for c in cs]) for n, cs in chunks.items()}
+
+
+def spatial(spikes: torch.Tensor) -> torch.Tensor:
+    """``[T, B, L, C]`` token spikes or ``[T, B, C, H, W]`` conv spikes → ``[T, B, C, H, W]``."""
+    if spikes.dim() == 5:
+        return spikes
+    t, b, tokens, c = spikes.shape
+    side = math.isqrt(tokens)
+    check(side * side == tokens, f"a site with {tokens} tokens is not a square grid; pick another site")
+    return spikes.transpose(2, 3).reshape(t, b, c, side, side)
+
+
+def sam(spikes: torch.Tensor, gamma: float = 0.5) -> torch.Tensor:
+    """Spike activation maps ``[T, B, H, W]`` from binary spikes ``[T, B, C, H, W]`` (module docstring)."""
+    decay = math.exp(-gamma)
+    score = torch.zeros_like(spikes[0])
+    maps = []
+    for t in range(spikes.shape[0]):
+        if t:
+            score = decay * (score + spikes[t - 1])
+        maps.append((score * spikes[t]).sum(1))
+    return torch.stack(maps)
+
+
+def to_image(maps: torch.Tensor, img_size: int, pad: tuple[int, int]) -> torch.Tensor:
+    """Upsample ``[..., h, w]`` maps to the padded input and crop the padding: ``[..., img, img]``."""
+    full = img_size + sum(pad)
+    lead = maps.shape[:-2]
+    up = F.interpolate(maps.reshape(-1, 1, *maps.shape[-2:]), size=(full, full), mode="bilinear",
+                       align_corners=False)
+    up = up[..., pad[0]:pad[0] + img_size, pad[0]:pad[0] + img_size]
+    return up.reshape(*lead, img_size, img_size)
+
+
+def plot_sam_grid(image: torch.Tensor, maps: dict[str, torch.Tensor], steps: Sequence[int], title: str,
+                  path: str | os.PathLike) -> Path:
+    """One PNG: a row per label of ``maps`` (``[T, H, W]`` each), a column per step (1-based), over ``image``.
+
+    ``image`` is ``[C, H, W]``; it is shown in grey (mean over channels, min–max scaled) and each map,
+    scaled by its own maximum, in the ``jet`` colour map at 50 % opacity.
+    """
+    grey = image.float().mean(0)
+    grey = (grey - grey.min()) / (grey.max() - grey.min()).clamp_min(1e-8)
+    fig, axes = plt.subplots(len(maps), len(steps), figsize=(1.6 * len(steps), 1.7 * len(maps)), squeeze=False)
+    for row, (label, m) in enumerate(maps.items()):
+        for col, step in enumerate(steps):
+            ax = axes[row][col]
+            ax.imshow(grey.numpy(), cmap="gray")
+            frame = m[step - 1]
+            ax.imshow((frame / frame.max().clamp_min(1e-8)).numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"t = {step}", fontsize=8)
+            if col == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)

@@ -1,0 +1,1 @@
+"""Convolutional networks for conversion: ResNet-18 and VGG-16 with QCFS spike sites."""

@@ -1,0 +1,1 @@
+"""Directly trained spiking transformers: Spikformer, SDMFormer and physical pruning of its masked channels."""

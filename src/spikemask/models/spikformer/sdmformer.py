@@ -1,0 +1,146 @@
+"""SDMFormer: Spikformer with learnable channel masks and a lightweight position embedding (paper §3).
+
+Differences from :class:`~.spikformer.Spikformer` (everything else is the baseline, D1, D2):
+
+- **DMEB** (D4, D5): every token conv of an encoder block (Q, K, V, proj, MLP1, MLP2: six per
+  block) is a DMConv = 1×1 conv → BN → :class:`~spikemask.masks.dynamic.DynamicMask` → LIF. The SSA
+  math is unchanged (A6: no softmax, scale 0.25, attention neuron threshold 0.5, A7) and the MLP keeps
+  ratio 4 (A3). The patch splitting (SPS) and the head are not masked.
+- **LPE** (D6, A5): the RPE conv is replaced by a learnable tensor ``P ∈ R^{1×1×D×N}``
+  (truncated normal, std 0.02) added to the SPS output, broadcast over T and batch, with no BN/LIF.
+
+Parameters: SDMFormer-2-256 on 128 px, 2 channels, 10 classes has 1,992,714 parameters before
+masking (A3) plus 4,608 mask entries ``m``; training then switches channels off, and
+:func:`spikemask.models.spikformer.pruning.prune` removes them.
+
+Also here: two analyses of the paper's figures that work on Spikformer and SDMFormer alike
+(:func:`inactive_channel_ratios`, Fig. 1a; :func:`position_heatmaps`, Fig. 4).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from spikemask.masks.dynamic import DynamicMask
+from spikemask.snn.neurons import reset_net
+from spikemask.models.spikformer.spikformer import Spikformer, register_sizes
+
+
+class LearnablePositionEmbedding(nn.Module):
+    """LPE (D6, A5): ``x + P`` with ``P`` of shape ``[1, 1, D, N]`` (N = grid² tokens), std-0.02 init.
+
+    Shapes: ``[T, B, D, h, w]`` → same (``P`` is viewed as ``[1, 1, D, h, w]``).
+    """
+
+    def __init__(self, dim: int, grid: int) -> None:
+        super().__init__()
+        self.embedding = nn.Parameter(torch.empty(1, 1, dim, grid * grid))
+        nn.init.trunc_normal_(self.embedding, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x + self.embedding.view(1, 1, *x.shape[2:])
+
+
+class SDMFormer(Spikformer):
+    """SDMFormer (see the module docstring); same input/output as :class:`~.spikformer.Spikformer`.
+
+    Args:
+        mask_init: initial value of every mask entry ``m`` (A1: 0, all channels on).
+        mask_penalty: ``λ`` of the optional kept-channel penalty ``λ·Σ SH(tanh m)`` on every mask
+            (:class:`~spikemask.masks.dynamic.DynamicMask`; our addition, not in the paper; 0 = off).
+        **kwargs: the :class:`~.spikformer.Spikformer` arguments (``depth``, ``dim``, ...,
+            ``kept_channels`` for a pruned model).
+    """
+
+    position_encoding = LearnablePositionEmbedding
+
+    def __init__(self, *, mask_init: float = 0.0, mask_penalty: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(mask_init=mask_init, **kwargs)
+        for module in self.modules():
+            if isinstance(module, DynamicMask):
+                module.set_penalty(mask_penalty)
+
+
+def sdmformer_builder(depth: int, dim: int) -> Callable[..., SDMFormer]:
+    """A registry builder for SDMFormer-``depth``-``dim``."""
+    def build(*, num_classes: int = 10, in_channels: int = 2, img_size: int = 128, time_steps: int = 16,
+              patch: int = 16, heads: int = 16, mlp_ratio: float = 4.0, mask_init: float = 0.0,
+              mask_penalty: float = 0.0, kept_channels: dict[str, list[int]] | None = None) -> SDMFormer:
+        return SDMFormer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
+                         in_channels=in_channels, img_size=img_size, time_steps=time_steps, patch=patch,
+                         mask_init=mask_init, mask_penalty=mask_penalty, kept_channels=kept_channels)
+    return build
+
+
+register_sizes("sdmformer", sdmformer_builder,
+               "SDMFormer-{depth}-{dim}: DMEB masks + LPE (D1–D6); kept_channels builds a pruned model.")
+
+
+# ----------------------------------------------------------------------------- figure analyses
+def residual_offset(model: Spikformer) -> torch.Tensor | float:
+    """The non-spike part of the residual stream: SDMFormer's LPE ``P`` ``[1, 1, D, N]``, else 0.
+
+    Every other term of the stream (SPS, RPE and block outputs) is a sum of spikes, so
+    ``stream - residual_offset(model)`` counts the spikes that arrive at each element.
+    """
+    pos = model.pos
+    return pos.embedding.detach() if isinstance(pos, LearnablePositionEmbedding) else 0.0
+
+
+@torch.no_grad()
+def inactive_channel_ratios(model: Spikformer, inputs: Iterable[torch.Tensor], block: int = 0) -> dict[str, Any]:
+    """Fig. 1a: per sample, the fraction of channels that carry spikes into an SSA but none out of it.
+
+    A channel is *active at the input* if the spike part of the block's input (see
+    :func:`residual_offset`) is nonzero anywhere in ``[T, N]``, and *silent at the output* if the SSA
+    output spikes are all zero. Ratio = (active-in and silent-out channels) / D.
+
+    Args:
+        inputs: batches in the model's input convention (``[B, C, H, W]`` or ``[T, B, C, H, W]``).
+        block: which encoder block's SSA to inspect.
+    Returns:
+        ``{"ratios": [one float per sample], "mean": ..., "median": ...}``.
+    """
+    attn = model.blocks[block].attn
+    seen: dict[str, torch.Tensor] = {}
+    pre = attn.register_forward_pre_hook(lambda m, args: seen.__setitem__("in", args[0]))
+    post = attn.register_forward_hook(lambda m, args, out: seen.__setitem__("out", out))
+    ratios: list[float] = []
+    try:
+        model.eval()
+        for x in inputs:
+            model(x)
+            spikes_in = seen["in"] - residual_offset(model)                  # [T, B, D, N]
+            active_in = spikes_in.abs().sum(dim=(0, 3)) > 0                  # [B, D]
+            silent_out = seen["out"].abs().sum(dim=(0, 3)) == 0              # [B, D]
+            ratios += (active_in & silent_out).float().mean(dim=1).tolist()
+    finally:
+        pre.remove()
+        post.remove()
+        reset_net(model)
+    values = np.asarray(ratios, dtype=np.float64)
+    return {"ratios": ratios, "mean": float(values.mean()) if ratios else float("nan"),
+            "median": float(np.median(values)) if ratios else float("nan")}
+
+
+@torch.no_grad()
+def position_heatmaps(model: Spikformer, x: torch.Tensor) -> np.ndarray:
+    """Fig. 4: the output of the position encoding (LPE or RPE), averaged over channels.
+
+    Args:
+        x: one batch in the model's input convention.
+    Returns:
+        ``[T, B, h, w]`` array (the token grid per time step and sample).
+    """
+    seen: dict[str, torch.Tensor] = {}
+    hook = model.pos.register_forward_hook(lambda m, args, out: seen.__setitem__("out", out))
+    try:
+        model.eval()
+        model(x)
+    finally:
+        hook.remove()
+        reset_net(model)
+    return seen["out"].mean(dim=2).cpu().numpy()

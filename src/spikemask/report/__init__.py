@@ -1,0 +1,1 @@
+"""Reporting: text tables and PNG plots of results."""

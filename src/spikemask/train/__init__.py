@@ -1,0 +1,1 @@
+"""Training: one loop for QCFS ANNs and directly trained SNNs, with distillation."""

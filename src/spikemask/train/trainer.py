@@ -1,0 +1,342 @@
+"""Training of QCFS ANNs (for conversion) and directly trained SNNs, one loop for both.
+
+``train(TrainConfig(...))`` builds the model and data from names, trains with SGD or AdamW and a
+cosine schedule, evaluates every epoch, and writes into ``out``: ``config.json``, ``checkpoint.pt``
+(every epoch, atomically; ``resume=True`` continues from it), ``metrics.json`` and
+``training.png``. It runs unchanged under ``torchrun --nproc_per_node=N`` (DistributedDataParallel;
+gloo on CPU, nccl on GPU); only rank 0 writes files.
+
+Optional: Random Spike Masking during training (``mask_ratio``/``mask_where``), initialisation from
+another checkpoint (``init``, e.g. a masked fine-tune of an unmasked model) and knowledge
+distillation from a ``teacher`` checkpoint (:mod:`spikemask.train.distill`).
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from spikemask.checkpoint import apply_mask_setting, build_model, load_checkpoint, save_checkpoint
+from spikemask.data import get_dataset
+from spikemask.train.distill import distillation_loss
+from spikemask.errors import SpikemaskError, check
+from spikemask.io import write_json
+from spikemask.masks.rsm import check_mode, check_ratio
+from spikemask.models import create_model
+from spikemask.snn.neurons import reset_net
+from spikemask.snn.qcfs import check_level_range, set_level_jitter
+from spikemask.report.tables import mean_std
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; saved as ``config.json``."""
+
+    model: str = "vgg16"
+    dataset: str = "mnist"
+    out: str = "runs/train"
+    root: str | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)   # e.g. frames=16, layout="channels"
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"          # "sgd" or "adamw"
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    mask_ratio: float = 0.0
+    mask_where: str = "*"
+    mask_seed: int | None = None
+    mask_mode: str = "random"       # "random" (paper RSM) or "expected" (scale by 1 - ratio; ours)
+    qcfs_jitter: tuple[int, int] | None = None  # train QCFS at L drawn from [lo, hi] (ours; qcfs.py)
+    precise_bn: int = 0             # re-estimate BN statistics on this many batches before each test
+    init: str | None = None         # start from this checkpoint's weights
+    teacher: str | None = None      # distil from this checkpoint
+    kd_alpha: float = 0.5
+    kd_temperature: float = 4.0
+    seed: int = 0
+    workers: int = 0
+    device: str = "auto"
+    amp: bool = False
+    resume: bool = False
+    progress: bool = True
+    max_batches: int | None = None  # cap batches per epoch (quick checks)
+
+    def validate(self) -> None:
+        check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
+        check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
+        check(self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}")
+        check(self.optimizer in ("sgd", "adamw"), f"--optimizer must be sgd or adamw, got {self.optimizer!r}")
+        check(0 <= self.warmup_epochs < self.epochs, "--warmup-epochs must be in [0, epochs)")
+        check_ratio(self.mask_ratio)
+        check_mode(self.mask_mode)
+        if self.qcfs_jitter is not None:
+            check_level_range(self.qcfs_jitter)
+        check(self.precise_bn >= 0, f"--precise-bn must be >= 0, got {self.precise_bn}")
+
+
+# ----------------------------------------------------------------------------- set-up helpers
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; an unavailable CUDA request falls back to CPU."""
+    if name == "auto" or (name.startswith("cuda") and not torch.cuda.is_available()):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def distributed_setup(device: torch.device) -> tuple[int, int]:
+    """Join the torchrun process group if launched by torchrun; returns ``(rank, world_size)``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on 1-D parameters (biases, BN, QCFS λ, masks), as timm and MST do (M16, A2)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    groups = param_groups(model, cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine from 1 to 0 at ``total`` steps."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def to_model_input(x: torch.Tensor) -> torch.Tensor:
+    """Loader batches of frames ``[B, T, C, H, W]`` become time-major ``[T, B, C, H, W]``."""
+    return x.transpose(0, 1).contiguous() if x.dim() == 5 else x
+
+
+def check_batch(x: torch.Tensor) -> None:
+    if not torch.isfinite(x).all():
+        raise SpikemaskError("a training batch contains NaN or infinite values; clean the dataset")
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: nn.Module, loader: DataLoader, device: torch.device,
+                      max_batches: int | None = None) -> float:
+    """Top-1 accuracy (fraction) of a model in its current form (ANN, or SNN that averages over T)."""
+    model.eval()
+    correct = total = 0
+    for i, (x, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        x, y = to_model_input(x.to(device)), y.to(device)
+        correct += int((model(x).argmax(-1) == y).sum())
+        total += len(y)
+        reset_net(model)
+    return correct / max(1, total)
+
+
+@torch.no_grad()
+def recompute_bn_stats(model: nn.Module, loader: DataLoader, device: torch.device, batches: int) -> int:
+    """Replace every BatchNorm's running statistics by their plain average over ``batches`` batches.
+
+    "Precise BN" (Wu & Johnson 2021, arXiv:2105.07576): the exponential moving average of the
+    training run lags the weights, which matters when BN sits in a residual stream (MST, M3).
+    Only the BN layers run in training mode; everything else (QCFS levels, dropout, drop-path)
+    runs as in evaluation. Returns the number of BN layers updated.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or batches < 1:
+        return 0
+    was_training = model.training
+    model.eval()
+    momenta = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None            # cumulative average over the batches below
+        bn.train()
+    for i, (x, _) in enumerate(loader):
+        if i >= batches:
+            break
+        model(to_model_input(x.to(device)))
+        reset_net(model)
+    for bn, momentum in zip(norms, momenta):
+        bn.momentum = momentum
+    model.train(was_training)
+    return len(norms)
+
+
+# ----------------------------------------------------------------------------- the run
+class Trainer:
+    """One training run; see the module docstring."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.device = pick_device(cfg.device)
+        self.rank, self.world = distributed_setup(self.device)
+        seed_everything(cfg.seed)
+        train_spec = get_dataset(cfg.dataset, root=cfg.root, train=True, **cfg.data_options)
+        test_spec = get_dataset(cfg.dataset, root=cfg.root, train=False, **{**cfg.data_options, "augment": False})
+        self.model = self._build_model(train_spec).to(self.device)
+        self.teacher = self._load_teacher(train_spec)
+        sampler = DistributedSampler(train_spec.dataset, seed=cfg.seed) if self.world > 1 else None
+        self.sampler = sampler
+        self.train_loader = DataLoader(train_spec.dataset, cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                                       num_workers=cfg.workers, drop_last=True)
+        self.test_loader = DataLoader(test_spec.dataset, 256, num_workers=cfg.workers)
+        check(len(self.train_loader) > 0, f"--batch-size {cfg.batch_size} is larger than the training set")
+        self.net = nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
+        self.optimizer = make_optimizer(self.model, cfg)
+        steps_per_epoch = min(len(self.train_loader), cfg.max_batches or len(self.train_loader))
+        total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, total, warm))
+        self.start_epoch, self.history = 0, []
+        if cfg.resume:
+            self._resume()
+
+    def _build_model(self, spec) -> nn.Module:
+        cfg = self.cfg
+        if cfg.init:
+            ckpt = load_checkpoint(cfg.init)
+            check(ckpt["model_name"] == cfg.model, f"--init {cfg.init} holds a {ckpt['model_name']}, not a "
+                  f"{cfg.model}; pass --model {ckpt['model_name']}")
+            model = build_model(ckpt, cfg.model_options)   # --opt overrides the saved options
+        else:
+            model = create_model(cfg.model, num_classes=spec.num_classes, in_channels=spec.in_channels,
+                                 img_size=spec.img_size, **cfg.model_options)
+        check(model.in_channels == spec.in_channels and model.img_size == spec.img_size,
+              f"model expects {model.in_channels}x{model.img_size}x{model.img_size} input but {cfg.dataset} "
+              f"gives {spec.in_channels}x{spec.img_size}x{spec.img_size}; pick a matching model or dataset")
+        check(model.num_classes == spec.num_classes,
+              f"model has {model.num_classes} outputs but {cfg.dataset} has {spec.num_classes} classes")
+        if cfg.qcfs_jitter is not None:
+            check(set_level_jitter(model, tuple(cfg.qcfs_jitter)) > 0,
+                  f"--qcfs-jitter applies to QCFS activations, and {cfg.model} has none; drop the option")
+        apply_mask_setting(model, {"ratio": cfg.mask_ratio, "where": cfg.mask_where, "seed": cfg.mask_seed,
+                                   "mode": cfg.mask_mode} if cfg.mask_ratio > 0 else None)
+        return model
+
+    def _load_teacher(self, spec) -> nn.Module | None:
+        if not self.cfg.teacher:
+            return None
+        teacher = build_model(load_checkpoint(self.cfg.teacher)).to(self.device).eval()
+        check(teacher.num_classes == spec.num_classes, "the teacher was trained for a different number of classes")
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        return teacher
+
+    def _resume(self) -> None:
+        path = self.out / "checkpoint.pt"
+        if not path.exists():
+            raise SpikemaskError(f"--resume given but {path} does not exist; drop --resume to start afresh")
+        ckpt = load_checkpoint(path)
+        check(ckpt["model_name"] == self.model.model_name, f"{path} holds a {ckpt['model_name']}, not a "
+              f"{self.model.model_name}; use another --out or the same --model")
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.start_epoch, self.history = ckpt["epoch"], ckpt.get("history", [])
+        if "rng" in ckpt:
+            torch.set_rng_state(ckpt["rng"])
+
+    def loss(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.teacher is None:
+            return F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
+        with torch.no_grad():
+            teacher_logits = self.teacher(x)
+            reset_net(self.teacher)
+        return distillation_loss(logits, teacher_logits, y, self.cfg.kd_alpha, self.cfg.kd_temperature,
+                                 self.cfg.label_smoothing)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg = self.cfg
+        self.net.train()
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+        n_batches = min(len(self.train_loader), cfg.max_batches or len(self.train_loader))
+        bar = tqdm(self.train_loader, total=n_batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not cfg.progress or self.rank != 0, dynamic_ncols=True)
+        loss_sum = correct = seen = 0
+        for i, (x, y) in enumerate(bar):
+            if i >= n_batches:
+                break
+            x, y = to_model_input(x.to(self.device)), y.to(self.device)
+            check_batch(x)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                logits = self.net(x)
+                loss = self.loss(logits.float(), x, y)
+            if not torch.isfinite(loss):
+                raise SpikemaskError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1}; "
+                                     "lower --lr; the last good checkpoint is kept")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            reset_net(self.model)
+            loss_sum += loss.item() * len(y)
+            correct += int((logits.argmax(-1) == y).sum())
+            seen += len(y)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        return {"train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen)}
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        if self.rank == 0:
+            write_json(self.out / "config.json", asdict(cfg))
+        started = time.time()
+        for epoch in range(self.start_epoch, cfg.epochs):
+            train_row = self.train_epoch(epoch)
+            recompute_bn_stats(self.model, self.train_loader, self.device, cfg.precise_bn)
+            row = {"epoch": epoch + 1, **train_row,
+                   "test_accuracy": evaluate_accuracy(self.model, self.test_loader, self.device),
+                   "lr": self.scheduler.get_last_lr()[0]}
+            self.history.append(row)
+            if self.rank == 0:
+                print(f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
+                      f"train {row['train_accuracy']:.4f}  test {row['test_accuracy']:.4f}", flush=True)
+                save_checkpoint(self.out / "checkpoint.pt", self.model, epoch=epoch + 1, config=asdict(cfg),
+                                optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+                                history=self.history, rng=torch.get_rng_state())
+        metrics = {"model": self.model.model_name, "dataset": cfg.dataset, "world_size": self.world,
+                   "mask": self.model.mask_setting, "epochs": cfg.epochs,
+                   "test_accuracy": self.history[-1]["test_accuracy"] if self.history else None,
+                   "seconds": time.time() - started, "history": self.history}
+        if self.rank == 0:
+            write_json(self.out / "metrics.json", metrics)
+            from spikemask.report.plots import plot_training
+            plot_training(self.history, self.out / "training.png")
+        return metrics
+
+
+def summarize_seeds(seeds: list[int], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Final test accuracies of several seeds as mean and sample standard deviation."""
+    acc = [float(r["test_accuracy"]) for r in runs]
+    return {"seeds": list(seeds), "test_accuracy": acc, **mean_std(acc)}
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run a training job (see :class:`Trainer`) and return its metrics."""
+    return Trainer(cfg).run()
