@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 
 import spikemask
-from spikemask.checkpoint import load_model
-from spikemask.convert.conversion import convert, simulate
+from spikemask.convert.conversion import load_model
+from spikemask.convert.conversion import convert
+from spikemask.convert.simulate import simulate
 
 
 def best_time(fn, repeats: int) -> float:

@@ -94,7 +94,7 @@ def test_models_command_lists_registry(capsys):
 
 
 def test_evaluate_scores_ann_and_snn_on_the_same_images(ckpt, tmp_path, capsys):
-    from spikemask.checkpoint import load_model
+    from spikemask.convert.conversion import load_model
     from spikemask.data import get_dataset
     out = tmp_path / "eval"
     assert main(["evaluate", "--checkpoint", str(ckpt), "-T", "2", "--batch-size", "7", "--max-batches", "1",
@@ -124,9 +124,9 @@ def test_evaluate_rebuilds_the_checkpoint_with_option_overrides(ckpt, tmp_path, 
 
 
 def test_evaluate_mask_override_replaces_the_checkpoints_masks(tmp_path):
-    from spikemask.checkpoint import apply_mask_setting
+    from spikemask.masks.placement import apply_mask_setting
     from spikemask.cli.evaluate import load_for_eval
-    from spikemask.masks.rsm import masks
+    from spikemask.masks.placement import masks
     model = spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
     apply_mask_setting(model, {"ratio": 0.5, "where": "*", "seed": 0})
     path = tmp_path / "masked.pt"

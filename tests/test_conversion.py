@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 import spikemask
-from spikemask.convert.conversion import convert, correct_by_step, cumulative_mean, report_steps, simulate
+from spikemask.convert.conversion import convert
+from spikemask.convert.simulate import correct_by_step, cumulative_mean, report_steps, simulate
 from spikemask.errors import SpikemaskError
 from spikemask.models.layers import qcfs_site
 from spikemask.snn.neurons import IFNeuron, set_time_steps

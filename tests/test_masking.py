@@ -4,7 +4,8 @@ import torch
 
 from spikemask import create_model
 from spikemask.errors import SpikemaskError
-from spikemask.masks.rsm import SpikeMask, masks, random_spike_mask, set_mask_ratio
+from spikemask.masks.rsm import SpikeMask, random_spike_mask
+from spikemask.masks.placement import masks, set_mask_ratio
 
 
 @pytest.mark.parametrize("ratio", [0.25, 0.5, 0.75])
@@ -90,7 +91,8 @@ def test_held_mask_keeps_one_draw_for_all_steps_in_every_step_mode():
 
 def test_convert_with_held_masks_replaces_every_mask_and_keeps_ratio_and_seed():
     from spikemask.convert.conversion import convert
-    from spikemask.masks.rsm import HeldSpikeMask, masks, set_mask_ratio
+    from spikemask.masks.rsm import HeldSpikeMask
+    from spikemask.masks.placement import masks, set_mask_ratio
     from spikemask.models import create_model
     ann = create_model("vgg16", width=0.125, num_classes=10, in_channels=1, img_size=28)
     set_mask_ratio(ann, 0.5, "*", seed=7)
@@ -105,7 +107,7 @@ def test_convert_with_held_masks_replaces_every_mask_and_keeps_ratio_and_seed():
 def test_held_masks_take_a_ratio_but_refuse_the_expected_mode():
     from spikemask.convert.conversion import convert
     from spikemask.errors import SpikemaskError
-    from spikemask.masks.rsm import masks, set_mask_ratio
+    from spikemask.masks.placement import masks, set_mask_ratio
     from spikemask.models import create_model
     snn = convert(create_model("vgg16", width=0.125, num_classes=10, in_channels=1, img_size=28), hold_masks=True)
     set_mask_ratio(snn, 0.25, "*")

@@ -45,7 +45,8 @@ def test_unknown_model_and_option_give_clear_errors():
 
 
 def test_every_conv_after_the_first_sees_binary_spikes_after_conversion():
-    from spikemask.convert.conversion import convert, simulate
+    from spikemask.convert.conversion import convert
+    from spikemask.convert.simulate import simulate
     from spikemask.measure import SpikeCounter
     torch.manual_seed(0)
     for name in ("vgg16", "resnet18"):

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from spikemask.errors import SpikemaskError
-from spikemask.masks.rsm import SpikeMask, masks, set_mask_ratio
+from spikemask.masks.rsm import SpikeMask
+from spikemask.masks.placement import masks, set_mask_ratio
 from spikemask.models import create_model
-from spikemask.models.mst.swin import MASK_PARTS, mask_blocks, mask_parts
+from spikemask.masks.placement import MASK_PARTS, mask_blocks, mask_parts
 
 
 def tiny(**options):

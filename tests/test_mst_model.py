@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from spikemask.convert.conversion import convert, simulate
+from spikemask.convert.conversion import convert
+from spikemask.convert.simulate import simulate
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, model_options
 from spikemask.models.layers import SpikeSite

@@ -10,8 +10,8 @@ from spikformer_helpers import tiny as tiny_model
 from spikemask.masks.dynamic import DynamicMask, SurrogateHeaviside, mask_report
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
-from spikemask.models.spikformer.sdmformer import (LearnablePositionEmbedding, SDMFormer, inactive_channel_ratios,
-                                        position_heatmaps)
+from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps
+from spikemask.models.spikformer.sdmformer import LearnablePositionEmbedding, SDMFormer
 from spikemask.snn.neurons import reset_net
 
 

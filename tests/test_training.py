@@ -8,10 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spikemask.checkpoint import load_checkpoint, load_model
+from spikemask.checkpoint import load_checkpoint
+
+from spikemask.convert.conversion import load_model
 from spikemask.train.distill import distillation_loss
 from spikemask.errors import SpikemaskError
-from spikemask.train.trainer import TrainConfig, lr_factor, train
+from spikemask.train.config import TrainConfig
+from spikemask.train.trainer import lr_factor, train
 
 TINY = dict(model="resnet18", model_options={"width": 0.0625, "levels": 4}, batch_size=64, lr=0.05,
             progress=False)

@@ -12,10 +12,9 @@ from typing import Any
 
 from torch import nn
 
-from spikemask.convert.conversion import convert
 from spikemask.errors import SpikemaskError
 from spikemask.io import load_torch, save_torch
-from spikemask.masks.rsm import masks, set_mask_ratio
+from spikemask.masks.placement import apply_mask_setting
 from spikemask.models import create_model
 
 REQUIRED = ("model_name", "model_options", "num_classes", "in_channels", "img_size", "state_dict")
@@ -44,21 +43,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
-def apply_mask_setting(model: nn.Module, setting: dict | None) -> None:
-    """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and remember the setting on the model.
-
-    A setting describes every mask: all are set to 0 first, so an override on a masked checkpoint
-    replaces its masks (``ratio`` 0 unmasks it) instead of adding to them. ``None`` keeps the masks.
-    """
-    if setting:
-        for _, m in masks(model):
-            m.ratio = 0.0
-    if setting and setting.get("ratio", 0) > 0:
-        set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"),
-                       setting.get("mode", "random"))
-    model.mask_setting = setting
-
-
 def build_model(ckpt: dict[str, Any], options: dict[str, Any] | None = None) -> nn.Module:
     """Rebuild the ANN of a checkpoint dict and load its weights (the masks as saved).
 
@@ -73,19 +57,3 @@ def build_model(ckpt: dict[str, Any], options: dict[str, Any] | None = None) -> 
         raise SpikemaskError(f"checkpoint weights do not fit model {ckpt['model_name']}: {first}") from None
     apply_mask_setting(model, ckpt.get("mask"))
     return model
-
-
-def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks: bool = False,
-               options: dict[str, Any] | None = None) -> nn.Module:
-    """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved.
-
-    ``hold_masks`` is passed to :func:`~spikemask.convert.conversion.convert` when the model is converted here;
-    ``options`` override saved model options as in :func:`build_model`.
-    """
-    ckpt = load_checkpoint(path)
-    model = build_model(ckpt, options)
-    if spiking or (spiking is None and ckpt.get("converted")):
-        mask = model.mask_setting
-        model = convert(model, hold_masks=hold_masks)
-        model.mask_setting = mask
-    return model.eval()

@@ -14,14 +14,15 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from spikemask.checkpoint import load_model
+from spikemask.convert.conversion import load_model
 from spikemask.convert.conversion import convert
 from spikemask.data import get_dataset
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.io import write_json
 from spikemask.report.plots import plot_accuracy_vs_steps, plot_power_vs_ratio
 from spikemask.report.tables import table3
-from spikemask.train.trainer import TrainConfig, evaluate_accuracy, pick_device, train
+from spikemask.train.config import TrainConfig
+from spikemask.train.trainer import evaluate_accuracy, pick_device, train
 from spikemask.cli.common import mask_ratio, parse_options, positive_int
 
 DEFAULT_OPTIONS = ["width=0.25", "levels=4"]   # VGG-16 at a quarter width, QCFS with L = 4

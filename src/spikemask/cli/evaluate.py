@@ -8,8 +8,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from spikemask.checkpoint import load_checkpoint, build_model, apply_mask_setting
-from spikemask.convert.conversion import check_input, convert, cumulative_mean, simulate
+from spikemask.checkpoint import load_checkpoint, build_model
+
+from spikemask.masks.placement import apply_mask_setting
+from spikemask.convert.conversion import check_input, convert
+from spikemask.convert.simulate import cumulative_mean, simulate
 from spikemask.data import get_dataset
 from spikemask.errors import SpikemaskError, check
 from spikemask.measure.evaluation import evaluate_snn

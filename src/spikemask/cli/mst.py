@@ -27,21 +27,23 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from spikemask.checkpoint import build_model, load_checkpoint, load_model, save_checkpoint
+from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
+from spikemask.convert.conversion import load_model
 from spikemask.convert.conversion import convert
 from spikemask.errors import check
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.io import write_json
-from spikemask.masks.rsm import set_mask_ratio
+from spikemask.masks.placement import set_mask_ratio
 from spikemask.models import create_model
-from spikemask.models.mst.swin import MASK_PARTS, MSTSwin, mask_blocks, part_globs
+from spikemask.models.mst.swin import MSTSwin
+from spikemask.masks.placement import MASK_PARTS, mask_blocks, part_globs
 from spikemask.report.plots import plot_accuracy_vs_steps, plt, save_figure
 from spikemask.models.mst.pretrained import load_swin_weights
 from spikemask.report.tables import mean_std
 from spikemask.measure.sam import plot_sam_grid, record_spikes, sam, spatial, to_image
 from spikemask.train.trainer import evaluate_accuracy, pick_device
 from spikemask.cli.common import (add_data_args, add_hold_masks_arg, add_override_arg, mask_ratio, parse_options,
-                     positive_int)
+                                  positive_int)
 from spikemask.cli.evaluate import test_loader
 
 

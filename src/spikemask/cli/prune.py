@@ -11,7 +11,9 @@ from pathlib import Path
 
 import torch
 
-from spikemask.checkpoint import load_model, save_checkpoint
+from spikemask.checkpoint import save_checkpoint
+
+from spikemask.convert.conversion import load_model
 from spikemask.measure.synaptic import parameter_counts
 from spikemask.io import write_json
 from spikemask.models.spikformer.pruning import prune

@@ -13,13 +13,13 @@ from typing import Any
 
 import torch
 
-from spikemask.checkpoint import load_model
+from spikemask.convert.conversion import load_model
 from spikemask.masks.dynamic import mask_report
-from spikemask.measure.synaptic import (E_AC_PJ, E_MAC_PJ, block_firing_rates, compare_models, measure_activity,
-                               parameter_counts, synaptic_energy)
+from spikemask.measure.synaptic import (E_AC_PJ, E_MAC_PJ, block_firing_rates, compare_models,
+                                        measure_activity, parameter_counts, synaptic_energy)
 from spikemask.errors import check
 from spikemask.io import write_json
-from spikemask.models.spikformer.sdmformer import inactive_channel_ratios, position_heatmaps
+from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps
 from spikemask.models.spikformer.spikformer import Spikformer
 from spikemask.train.trainer import pick_device, to_model_input
 from spikemask.cli.common import add_data_args, positive_int

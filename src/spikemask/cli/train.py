@@ -7,7 +7,8 @@ from pathlib import Path
 
 from spikemask.io import write_json
 from spikemask.masks.rsm import MASK_MODES
-from spikemask.train.trainer import TrainConfig, summarize_seeds, train
+from spikemask.train.config import TrainConfig
+from spikemask.train.trainer import summarize_seeds, train
 from spikemask.cli.common import mask_ratio, parse_options, positive_int
 
 

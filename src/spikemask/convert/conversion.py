@@ -15,14 +15,17 @@ so one pass gives the accuracy at every t (:func:`accuracy_by_step`).
 from __future__ import annotations
 
 import copy
-from typing import Callable
+import os
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from spikemask.errors import SpikemaskError, check
-from spikemask.masks.rsm import HeldSpikeMask, SpikeMask, masks
-from spikemask.snn.neurons import IFNeuron, reset_net, set_step_mode, set_time_steps
+from spikemask.checkpoint import build_model, load_checkpoint
+from spikemask.errors import check
+from spikemask.masks.placement import masks
+from spikemask.masks.rsm import HeldSpikeMask, SpikeMask
+from spikemask.snn.neurons import IFNeuron
 from spikemask.snn.qcfs import QCFS
 
 
@@ -73,63 +76,17 @@ def check_input(model: nn.Module, x: torch.Tensor) -> None:
     check(bool(torch.isfinite(x).all()), "input contains NaN or infinite values; clean the data first")
 
 
-@torch.no_grad()
-def simulate(snn: nn.Module, x: torch.Tensor, time_steps: int, time_chunk: int | None = None,
-             step_mode: str = "m") -> torch.Tensor:
-    """Run a converted network for ``time_steps`` steps on static input.
+def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks: bool = False,
+               options: dict[str, Any] | None = None) -> nn.Module:
+    """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved.
 
-    Args:
-        snn: output of :func:`convert`.
-        x: images ``[B, C, H, W]``, fed unchanged at every step (analog input).
-        time_steps: T ≥ 1.
-        time_chunk: steps per forward call in multi-step mode (default: all T at once); neurons keep
-            their state between chunks, so any chunking gives identical results with less memory.
-        step_mode: ``'m'`` (folded multi-step) or ``'s'`` (one step per call); identical outputs.
-    Returns:
-        Per-step logits ``[T, B, num_classes]``.
+    ``hold_masks`` is passed to :func:`~spikemask.convert.conversion.convert` when the model is converted here;
+    ``options`` override saved model options as in :func:`build_model`.
     """
-    check(isinstance(time_steps, int) and time_steps >= 1, f"time steps T must be an integer >= 1, got {time_steps}")
-    check_input(snn, x)
-    chunk = time_steps if time_chunk is None else max(1, min(time_chunk, time_steps))
-    reset_net(snn)
-    set_step_mode(snn, step_mode)
-    outputs = []
-    try:
-        if step_mode == "s":
-            set_time_steps(snn, None)
-            outputs = [snn(x) for _ in range(time_steps)]
-            return torch.stack(outputs)
-        done = 0
-        while done < time_steps:
-            n = min(chunk, time_steps - done)
-            set_time_steps(snn, n)
-            folded = x.unsqueeze(0).expand(n, *x.shape).reshape(n * x.shape[0], *x.shape[1:])
-            outputs.append(snn(folded).reshape(n, x.shape[0], -1))
-            done += n
-        return torch.cat(outputs)
-    finally:
-        set_time_steps(snn, None)
-        set_step_mode(snn, "m")
-        reset_net(snn)
-
-
-def cumulative_mean(step_logits: torch.Tensor) -> torch.Tensor:
-    """``[T, B, K]`` per-step logits → ``[T, B, K]`` running mean (the SNN's answer after t steps)."""
-    steps = torch.arange(1, step_logits.shape[0] + 1, device=step_logits.device, dtype=step_logits.dtype)
-    return step_logits.cumsum(0) / steps.view(-1, 1, 1)
-
-
-def correct_by_step(step_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Number of correct answers after each step t = 1..T: ``[T]`` integer counts."""
-    return (cumulative_mean(step_logits).argmax(-1) == labels.unsqueeze(0)).sum(1)
-
-
-def report_steps(time_steps: int) -> list[int]:
-    """The steps to report: 1, 2, 4, ... up to T, and T itself."""
-    if time_steps < 1:
-        raise SpikemaskError(f"time steps T must be >= 1, got {time_steps}")
-    steps, t = [], 1
-    while t < time_steps:
-        steps.append(t)
-        t *= 2
-    return steps + [time_steps]
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt, options)
+    if spiking or (spiking is None and ckpt.get("converted")):
+        mask = model.mask_setting
+        model = convert(model, hold_masks=hold_masks)
+        model.mask_setting = mask
+    return model.eval()

@@ -8,9 +8,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from spikemask.convert.conversion import correct_by_step, report_steps, simulate
+from spikemask.convert.simulate import correct_by_step, report_steps, simulate
 from spikemask.measure import SpikeCounter
-from spikemask.masks.rsm import reseed_masks
+from spikemask.masks.placement import reseed_masks
 
 
 @torch.no_grad()

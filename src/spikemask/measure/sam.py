@@ -28,7 +28,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from spikemask.convert.conversion import simulate  # noqa: E402
+from spikemask.convert.simulate import simulate  # noqa: E402
 from spikemask.errors import check  # noqa: E402
 from spikemask.models.layers import SpikeSite  # noqa: E402
 from spikemask.report.plots import save_figure  # noqa: E402

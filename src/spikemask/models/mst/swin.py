@@ -49,16 +49,10 @@ from torch import nn
 
 from spikemask.models.mst.attention import NEG_INF, WindowAttention
 from spikemask.errors import check
-from spikemask.masks.rsm import check_ratio, set_mask_ratio
+from spikemask.masks.rsm import check_ratio
+from spikemask.masks.placement import set_mask_ratio
 from spikemask.models.layers import qcfs_site
 from spikemask.models._registry import register_model
-
-# RSM placements of MST Fig. 2(d–e) as mask-name globs (for masking.set_mask_ratio).
-MASK_PARTS = {
-    "sa": ("*.attn.q_site.mask", "*.attn.k_site.mask", "*.attn.a_site.mask"),  # Q, K, attention scores
-    "mlp": ("*.mlp.fc1_site.mask",),                                         # output of the first MLP linear
-}
-
 
 # ----------------------------------------------------------------------------- geometry helpers
 def padded_size(img_size: int, patch_size: int, stages: int) -> int:
@@ -290,41 +284,6 @@ class MSTSwin(nn.Module):
         for stage in self.layers:
             x = stage(x)
         return self.head(self.norm(x).mean(1))
-
-
-# ----------------------------------------------------------------------------- masks per part and block
-def part_globs(parts: Iterable[str]) -> list[str]:
-    """The mask-name globs of RSM placements ``parts`` (any of ``'sa'``, ``'mlp'``)."""
-    parts = tuple(parts)
-    unknown = sorted(set(parts) - set(MASK_PARTS))
-    check(bool(parts) and not unknown, f"mask parts must be any of {sorted(MASK_PARTS)}, got {list(parts)}")
-    return [g for p in parts for g in MASK_PARTS[p]]
-
-
-def mask_blocks(model: MSTSwin, ratio: float, first_k: int, parts: Iterable[str] = ("sa",),
-                seed: int | None = None) -> list[str]:
-    """Mask the ``parts`` (``'sa'``, ``'mlp'``) of the first ``first_k`` blocks with ``ratio`` (Fig. 6).
-
-    The same parts of the later blocks are set to 0, so the call fully defines those masks.
-    Returns the names of the masks set to ``ratio``.
-    """
-    ratio = check_ratio(ratio)
-    blocks = model.blocks()
-    check(0 <= first_k <= len(blocks), f"first_k must be in [0, {len(blocks)}] for this model, got {first_k}")
-    globs = part_globs(parts)
-    names = {id(m): n for n, m in model.named_modules()}
-    set_names = []
-    for i, block in enumerate(blocks):
-        prefix = names[id(block)]
-        where = [f"{prefix}.{g.removeprefix('*.')}" for g in globs]
-        hit = set_mask_ratio(model, ratio if i < first_k else 0.0, where, seed)
-        set_names += hit if i < first_k else []
-    return set_names
-
-
-def mask_parts(model: nn.Module, ratio: float, parts: Iterable[str], seed: int | None = None) -> list[str]:
-    """Set every mask of ``parts`` (``'sa'``, ``'mlp'``) to ``ratio``; returns the mask names set."""
-    return set_mask_ratio(model, ratio, part_globs(parts), seed)
 
 
 # ----------------------------------------------------------------------------- registry
