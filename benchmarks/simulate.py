@@ -57,14 +57,14 @@ def main() -> None:
     snn = convert(ann)
     T, B = args.time_steps, args.batch
     x = torch.randn(B, ann.in_channels, ann.img_size, ann.img_size, device=args.device)
-    dense = x.repeat(T, 1, 1, 1)
+    dense = x.repeat(T, 1, 1, 1)[None]                     # the ANN once on all T·B images: [1, T·B, ...]
 
     with torch.no_grad():
         timings = {
             "ann_dense_bound": best_time(lambda: ann(dense), args.repeats),
             "snn_multi_step": best_time(lambda: simulate(snn, x, T), args.repeats),
             "snn_chunked_8": best_time(lambda: simulate(snn, x, T, time_chunk=8), args.repeats),
-            "snn_single_step": best_time(lambda: simulate(snn, x, T, step_mode="s"), args.repeats),
+            "snn_single_step": best_time(lambda: simulate(snn, x, T, time_chunk=1), args.repeats),
         }
     bound = timings["ann_dense_bound"]
     print(f"{ann.model_name} {ann.model_options}, T={T}, B={B}, device={args.device}, "

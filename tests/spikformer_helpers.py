@@ -1,6 +1,7 @@
-"""Shared test helper: tiny Spikformer-family models that fire at random initialisation."""
+"""Shared test helpers: tiny Spikformer-family models that fire at random initialisation, and their answer."""
 import torch
 
+from spikemask.convert.simulate import simulate
 from spikemask.models import create_model
 
 
@@ -15,3 +16,8 @@ def tiny(name: str, **options) -> torch.nn.Module:
                 m.weight.fill_(3.0)
                 m.bias.fill_(1.0)
     return model
+
+
+def answer(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's logits ``[B, K]``: the mean over T of :func:`simulate`'s per-step logits (no grad)."""
+    return simulate(model, x).mean(0)

@@ -104,7 +104,7 @@ def test_evaluate_scores_ann_and_snn_on_the_same_images(ckpt, tmp_path, capsys):
     x = torch.stack([data[i][0] for i in range(7)])
     y = torch.tensor([data[i][1] for i in range(7)])
     with torch.no_grad():
-        expected = (load_model(ckpt, spiking=False)(x).argmax(-1) == y).float().mean().item()
+        expected = (load_model(ckpt, spiking=False)(x[None])[0].argmax(-1) == y).float().mean().item()   # T = 1
     assert metrics["images"] == 7 and metrics["ann_accuracy"] == pytest.approx(expected)
 
 
@@ -119,7 +119,7 @@ def test_evaluate_rebuilds_the_checkpoint_with_option_overrides(ckpt, tmp_path, 
     data = get_dataset("mnist", train=False).dataset
     x, y = torch.stack([data[i][0] for i in range(16)]), torch.tensor([data[i][1] for i in range(16)])
     with torch.no_grad():
-        logits = build_model(load_checkpoint(ckpt), {"levels": 2}).eval()(x)
+        logits = build_model(load_checkpoint(ckpt), {"levels": 2}).eval()(x[None])[0]
     assert metrics["ann_accuracy"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())
 
 

@@ -8,7 +8,8 @@ from spikemask.convert.conversion import convert
 from spikemask.convert.simulate import correct_by_step, cumulative_mean, report_steps, simulate
 from spikemask.errors import SpikemaskError
 from spikemask.models.layers import qcfs_site
-from spikemask.snn.neurons import IFNeuron, set_time_steps
+from spikemask.snn.functional import folded_time, repeat_static
+from spikemask.snn.neurons import IFNeuron
 from spikemask.snn.qcfs import QCFS, qcfs
 
 
@@ -38,8 +39,8 @@ def test_one_layer_network_equals_qcfs_ann_when_T_equals_L():
     x = torch.randn(4, 6, dtype=torch.float64)
     snn = convert(ann)
     folded = x.unsqueeze(0).expand(8, 4, 6).reshape(32, 6)
-    set_time_steps(snn, 8)
-    assert torch.allclose(snn(folded).reshape(8, 4, 5).mean(0), ann(x), atol=1e-12)
+    with folded_time(8):
+        assert torch.allclose(snn(folded).reshape(8, 4, 5).mean(0), ann(x), atol=1e-12)
 
 
 def test_simulation_modes_and_chunks_give_identical_logits():
@@ -51,13 +52,13 @@ def test_simulation_modes_and_chunks_give_identical_logits():
     # another size can sum in another order (seen with oneDNN: 4.8e-7). A flipped spike would move
     # a logit by about θ·|w| ≫ 1e-5.
     assert torch.allclose(full, simulate(snn, x, 12, time_chunk=5), rtol=0, atol=1e-5)
-    assert torch.allclose(full, simulate(snn, x, 12, step_mode="s"), rtol=0, atol=1e-5)
+    assert torch.allclose(full, simulate(snn, x, 12, time_chunk=1), rtol=0, atol=1e-5)      # single steps
 
 
 def test_snn_approaches_ann_as_T_grows():
     ann = small_trained_like_model()
     x = torch.randn(8, 1, 28, 28)
-    target = ann(x)
+    target = ann(repeat_static(x, 1))[0]
     err = {t: (cumulative_mean(simulate(convert(ann), x, t))[-1] - target).abs().mean().item() for t in (4, 64)}
     assert err[64] < err[4]
 
@@ -74,6 +75,7 @@ def test_accuracy_by_step_and_report_steps():
     (torch.randn(2, 1, 32, 32), "32x32 px"),
     (torch.full((2, 1, 28, 28), float("nan")), "NaN"),
     (torch.randn(1, 28, 28), r"\[B, C, H, W\]"),
+    (torch.randn(1, 2, 1, 28, 28), "drop time_steps"),                  # frames bring T=1, not 4
 ])
 def test_simulate_rejects_bad_input(x, match):
     snn = convert(small_trained_like_model())
@@ -110,3 +112,28 @@ def test_level_jitter_draws_levels_in_training_only():
     assert set_level_jitter(net, None) == 2 and act.sample_levels() == 16
     with pytest.raises(SpikemaskError, match="LO <= HI"):
         set_level_jitter(net, (64, 8))
+
+
+def test_a_converted_model_refuses_input_without_time_axis():
+    """``snn(x)`` on images ``[B, C, H, W]`` would treat B as T and carry state across images: refused."""
+    snn = convert(small_trained_like_model())
+    x = torch.randn(4, 1, 28, 28)
+    with pytest.raises(SpikemaskError, match=r"time-major input \[T, B, 1, 28, 28\].*repeat_static"):
+        snn(x)
+    with pytest.raises(SpikemaskError, match=r"\[T, B, 1, 28, 28\]"):
+        snn(torch.randn(2, 4, 3, 28, 28))                               # wrong channels
+    steps = snn(repeat_static(x, 6))                                      # the contract: [T, B, ...] → [T, B, K]
+    assert steps.shape == (6, 4, 10)
+    assert torch.allclose(steps, simulate(snn, x, 6), rtol=0, atol=1e-5)  # simulate resets; state was fresh
+
+
+def test_one_simulate_serves_converted_and_directly_trained_models():
+    spikformer = spikemask.create_model("spikformer_2_64", num_classes=3, in_channels=1, img_size=16,
+                                        time_steps=3, patch=4, heads=2).eval()
+    frames = torch.rand(3, 2, 1, 16, 16)
+    a = simulate(spikformer, frames)
+    assert a.shape == (3, 2, 3)
+    assert torch.equal(a, simulate(spikformer, frames))                  # reset before and after: repeatable
+    assert torch.allclose(simulate(spikformer, frames, time_chunk=1), a, atol=1e-5)   # state carried over
+    static = torch.rand(2, 1, 16, 16)
+    assert simulate(spikformer, static).shape == (3, 2, 3)               # default_time_steps = time_steps

@@ -64,7 +64,7 @@ def test_expected_mode_scales_in_the_ann_and_converts_to_random_masks():
 
 def test_held_mask_keeps_one_draw_for_all_steps_in_every_step_mode():
     from spikemask.masks.rsm import HeldSpikeMask
-    from spikemask.snn.neurons import reset_net, set_step_mode, set_time_steps
+    from spikemask.snn.functional import folded_time, reset_net, set_step_mode
     T, B = 6, 4
     x = torch.ones(T, B, 2500)
     held = HeldSpikeMask(0.75, seed=3)
@@ -73,11 +73,10 @@ def test_held_mask_keeps_one_draw_for_all_steps_in_every_step_mode():
     assert abs(1 - out[0].mean().item() - 0.75) < 0.02                   # 10,000 draws at ratio 0.75
     held.reseed()
     reset_net(held)
-    set_time_steps(held, T)
-    assert torch.equal(held(x.flatten(0, 1)).view(T, B, -1), out)      # folded [T·B, ...] input
+    with folded_time(T):
+        assert torch.equal(held(x.flatten(0, 1)).view(T, B, -1), out)  # folded [T·B, ...] input
     held.reseed()
     reset_net(held)
-    set_time_steps(held, None)
     chunks = torch.cat([held(x[:2]), held(x[2:])])                       # chunked: state carries over
     assert torch.equal(chunks, out)
     held.reseed()

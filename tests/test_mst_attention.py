@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from spikemask.models.mst.attention import SpikeProduct, WindowAttention, relative_position_index
+from spikemask.models.mst.attention import AttentionProduct, SpikeProduct, WindowAttention, relative_position_index
 from spikemask.convert.conversion import convert
 from spikemask.models.mst.swin import shift_mask
-from spikemask.snn.neurons import reset_net, set_step_mode, set_time_steps
+from spikemask.snn.functional import folded_time, reset_net, set_step_mode
 
 
 def spike_trains(T=10, shape=(3, 4, 5), seed=0):
@@ -17,30 +17,34 @@ def test_rate_product_cumulates_to_product_of_rates():
     T = 10
     a, b = spike_trains(T, (3, 4, 5), 0), spike_trains(T, (3, 5, 2), 1)
     prod = SpikeProduct("rate")
-    set_time_steps(prod, T)
-    out = prod(a.flatten(0, 1), b.flatten(0, 1)).reshape(T, 3, 4, 2)
+    with folded_time(T):
+        out = prod(a.flatten(0, 1), b.flatten(0, 1)).reshape(T, 3, 4, 2)
     for t in range(1, T + 1):
         expected = t * (a[:t].mean(0) @ b[:t].mean(0))
         assert torch.allclose(out[:t].sum(0), expected, atol=1e-5)
     # single-step and chunked runs continue the same state
     reset_net(prod)
-    set_time_steps(prod, None)
     set_step_mode(prod, "s")
     single = torch.stack([prod(a[t], b[t]) for t in range(T)])
     assert torch.allclose(single, out, atol=1e-5)
     reset_net(prod)
     set_step_mode(prod, "m")
-    set_time_steps(prod, 4)
-    first = prod(a[:4].flatten(0, 1), b[:4].flatten(0, 1))
-    set_time_steps(prod, 6)
-    rest = prod(a[4:].flatten(0, 1), b[4:].flatten(0, 1))
+    first = prod(a[:4], b[:4]).flatten(0, 1)                                       # time-major chunk
+    with folded_time(6):
+        rest = prod(a[4:].flatten(0, 1), b[4:].flatten(0, 1))                    # folded chunk
     assert torch.allclose(torch.cat([first, rest]).reshape_as(out), out, atol=1e-5)
 
 
-def test_products_are_the_plain_product_in_the_ann():
+def test_products_are_the_plain_product_in_the_ann_and_spike_products_after_conversion():
     a, b = torch.randn(2, 4, 5), torch.randn(2, 5, 3)
     for mode in ("step", "rate"):
-        assert torch.allclose(SpikeProduct(mode)(a, b, torch.relu), torch.relu(a) @ b)
+        assert torch.equal(AttentionProduct(mode)(a, b, torch.relu), torch.relu(a) @ b)
+        with folded_time(1):                                             # one step: the plain product too
+            assert torch.allclose(SpikeProduct(mode)(a, b, torch.relu), torch.relu(a) @ b)
+    attn = WindowAttention(dim=4, heads=2, window=2, softmax="code", product="rate", levels=4, threshold=1.0,
+                           mask_ratio=0.0)
+    snn = convert(attn)
+    assert isinstance(attn.qk, AttentionProduct) and isinstance(snn.qk, SpikeProduct) and snn.av.mode == "rate"
 
 
 def test_relative_position_index_is_symmetric_offset_table():
@@ -68,8 +72,8 @@ def test_converted_attention_converges_to_ann_attention(softmax):
         errors = []
         for T in (8, 32, 128):
             reset_net(snn)
-            set_time_steps(snn, T)
-            mean = snn(x.repeat(T, 1, 1), mask).reshape(T, *x.shape).mean(0)
+            with folded_time(T):
+                mean = snn(x.repeat(T, 1, 1), mask).reshape(T, *x.shape).mean(0)
             errors.append(((mean - ann).abs().mean() / ann.abs().mean()).item())
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 0.25 * errors[0] and errors[2] < 0.03

@@ -6,6 +6,7 @@ import torch
 
 from spikemask.errors import SpikemaskError
 from spikemask.masks.rsm import SpikeMask
+from spikemask.snn.functional import repeat_static
 from spikemask.masks.placement import masks, set_mask_ratio
 from spikemask.models import create_model
 from spikemask.masks.placement import MASK_PARTS, mask_blocks, mask_parts
@@ -30,7 +31,7 @@ def changed_masks(model):
         return lambda module, inputs, output: None if torch.equal(inputs[0], output) else changed.add(name)
     hooks = [m.register_forward_hook(hook(n)) for n, m in masks(model)]
     with torch.no_grad():
-        model(torch.randn(4, 1, 28, 28))
+        model(repeat_static(torch.randn(4, 1, 28, 28), 1))
     for h in hooks:
         h.remove()
     return changed

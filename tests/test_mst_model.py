@@ -4,6 +4,7 @@ import torch
 
 from spikemask.convert.conversion import convert
 from spikemask.convert.simulate import simulate
+from spikemask.snn.functional import repeat_static
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, model_options
 from spikemask.models.layers import SpikeSite
@@ -44,7 +45,7 @@ def test_padding_and_window_fitting():
     assert [b.shift for b in blocks] == [0, 3, 0, 0]                     # one-window stage: no shift
     m = create_model("mst_swin_tiny_cifar", in_channels=1, img_size=28)
     assert m.input_pad == (2, 2) and m.stage_grids == [16, 8, 4]
-    assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert m(repeat_static(torch.randn(2, 1, 28, 28), 1)).shape == (1, 2, 10)
 
 
 def n_params(model):
@@ -84,7 +85,7 @@ def test_options_and_errors():
         create_model("mst_swin_micro", heads=(3, 4))
     reduced = create_model("mst_swin_micro", in_channels=8, img_size=28, in_reduce=True)   # M18
     assert reduced.in_reduce.weight.shape == (3, 8, 1, 1)
-    assert reduced(torch.randn(2, 8, 28, 28)).shape == (2, 10)
+    assert reduced(repeat_static(torch.randn(2, 8, 28, 28), 3)).shape == (3, 2, 10)
     assert isinstance(create_model("mst_swin_micro", final_norm="ln").norm, torch.nn.LayerNorm)
 
 
@@ -96,5 +97,5 @@ def test_converted_model_single_step_and_chunks_match_folded(product):
     snn = convert(model)
     x = torch.randn(2, 1, 28, 28)
     folded = simulate(snn, x, 6)
-    assert torch.allclose(simulate(snn, x, 6, step_mode="s"), folded, atol=1e-5)
+    assert torch.allclose(simulate(snn, x, 6, time_chunk=1), folded, atol=1e-5)
     assert torch.allclose(simulate(snn, x, 6, time_chunk=4), folded, atol=1e-5)

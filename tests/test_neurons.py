@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from spikemask.errors import SpikemaskError
-from spikemask.snn.neurons import IFNeuron, LIFNeuron, reset_net, set_step_mode, set_time_steps
+from spikemask.snn.functional import folded_time, reset_net, set_step_mode
+from spikemask.snn.neurons import IFNeuron, LIFNeuron
 from spikemask.snn.qcfs import QCFS, qcfs
 
 
@@ -71,8 +72,8 @@ def test_folded_input_equals_time_major():
     x = torch.randn(6, 4, 3)
     a = IFNeuron(0.5)
     b = IFNeuron(0.5)
-    b.time_steps = 6
-    assert torch.equal(a(x).flatten(0, 1), b(x.flatten(0, 1)))
+    with folded_time(6):
+        assert torch.equal(a(x).flatten(0, 1), b(x.flatten(0, 1)))
 
 
 def test_lif_hand_computed_trace():
@@ -98,9 +99,11 @@ def test_surrogate_gradients(surrogate, alpha, expected):
 
 def test_network_helpers_and_bad_options():
     net = torch.nn.Sequential(IFNeuron(), torch.nn.Identity(), LIFNeuron())
-    set_time_steps(net, 4)
-    assert all(m.time_steps == 4 for m in (net[0], net[2]))
-    net(torch.rand(8, 3))
+    with folded_time(4):
+        net(torch.rand(8, 3))
+    assert net[0].v.shape == (2, 3) and net[2].v.shape == (2, 3)       # unfolded to [T=4, B=2, 3]
+    with pytest.raises(SpikemaskError, match="multiple of T"), folded_time(3):
+        net(torch.rand(8, 3))
     reset_net(net)
     assert net[0].v is None and net[2].v is None
     set_step_mode(net, "s")

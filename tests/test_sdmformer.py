@@ -12,7 +12,8 @@ from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
 from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps
 from spikemask.models.spikformer.sdmformer import LearnablePositionEmbedding, SDMFormer
-from spikemask.snn.neurons import reset_net
+from spikemask.convert.simulate import simulate
+from spikemask.snn.functional import repeat_static, reset_net
 
 
 def tiny(**options) -> SDMFormer:
@@ -135,8 +136,7 @@ def test_masked_channels_emit_no_spikes():
     spikes = {}
     for name, unit in units.items():
         unit.lif.register_forward_hook(lambda m, a, out, name=name: spikes.setdefault(name, out))
-    with torch.no_grad():
-        model(torch.rand(4, 1, 16, 16) * 3)
+    simulate(model, torch.rand(4, 1, 16, 16) * 3)
     assert len(units) == 12
     for name, unit in units.items():
         kept = unit.mask.kept()
@@ -147,7 +147,8 @@ def test_masked_channels_emit_no_spikes():
 
 def test_lpe_and_masks_receive_gradients():
     model = tiny().train()
-    loss = torch.nn.functional.cross_entropy(model(torch.rand(4, 1, 16, 16) * 3), torch.tensor([0, 1, 2, 3]))
+    logits = model(repeat_static(torch.rand(4, 1, 16, 16) * 3, model.default_time_steps)).mean(0)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3]))
     loss.backward()
     assert model.pos.embedding.grad is not None and model.pos.embedding.grad.abs().sum() > 0
     for name, p in model.named_parameters():
@@ -182,7 +183,8 @@ def test_tiny_sdmformer_learns_random_labels():
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(25):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss = torch.nn.functional.cross_entropy(model(repeat_static(x, 2)).mean(0), y)
+        reset_net(model)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -199,7 +201,7 @@ def test_inactive_channel_ratios_match_a_hand_count():
     for x in batches:
         reset_net(model)
         with torch.no_grad():
-            inp = model.pos(model.patch_embed(model.to_time_major(x))).flatten(3)   # [T, B, D, N]
+            inp = model.pos(model.patch_embed(repeat_static(x, 2))).flatten(3)       # [T, B, D, N]
             out = model.blocks[0].attn(inp)
         spikes_in = inp - model.pos.embedding
         active = spikes_in.abs().sum(dim=(0, 3)) > 0
@@ -215,7 +217,7 @@ def test_position_heatmaps():
     maps = position_heatmaps(model, x)
     assert maps.shape == (2, 2, 2, 2)  # [T, B, h, w]
     with torch.no_grad():
-        expected = model.pos(model.patch_embed(model.to_time_major(x))).mean(2)
+        expected = model.pos(model.patch_embed(repeat_static(x, 2))).mean(2)
     assert np.allclose(maps, expected.numpy())
 
 

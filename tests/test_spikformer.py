@@ -2,11 +2,13 @@
 import pytest
 import torch
 
-from spikformer_helpers import tiny as tiny_model
+from spikformer_helpers import answer, tiny as tiny_model
 
+from spikemask.convert.simulate import simulate
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
 from spikemask.models.spikformer.spikformer import Spikformer, pooled_side, pooling_stages
+from spikemask.snn.functional import repeat_static, reset_net
 
 
 def tiny(**options) -> Spikformer:
@@ -47,7 +49,7 @@ def test_token_grid_follows_the_image_size():
     model = tiny(img_size=28)
     seen = {}
     model.pos.register_forward_hook(lambda m, a, out: seen.setdefault("pos", out))
-    model(torch.rand(3, 1, 28, 28))
+    simulate(model, torch.rand(3, 1, 28, 28))
     assert seen["pos"].shape == (2, 3, 64, 2, 2)
     # the last `pools` SPS stages pool: 28 px, patch 4 -> stages 2 and 3 pool, 7x7 tokens
     model = tiny(img_size=28, patch=4)
@@ -59,25 +61,30 @@ def test_static_input_equals_repeated_frames_and_state_is_reset():
     model = tiny().eval()
     x = torch.rand(3, 1, 16, 16) * 3
     frames = x.unsqueeze(0).repeat(2, 1, 1, 1, 1)
-    with torch.no_grad():
-        a, b, c = model(x), model(frames), model(x)
+    a, b, c = answer(model, x), answer(model, frames), answer(model, x)
     assert a.shape == (3, 5)
     assert torch.equal(a, b) and torch.equal(a, c)
+    with torch.no_grad():                           # the forward itself keeps state until reset_net
+        first, second = model(frames), model(frames)
+    assert not torch.equal(first, second)
 
 
 def test_frames_bring_their_own_time_steps():
     model = tiny().eval()
     with torch.no_grad():
-        assert model(torch.rand(5, 2, 1, 16, 16)).shape == (2, 5)
+        assert simulate(model, torch.rand(5, 2, 1, 16, 16)).shape == (5, 2, 5)
 
 
-def test_head_averages_tokens_and_time():
+def test_head_averages_tokens_per_step_and_the_answer_averages_time():
     model = tiny().eval()
     x = torch.rand(2, 1, 16, 16) * 3
     with torch.no_grad():
-        tokens = model.forward_tokens(model.to_time_major(x))
-        expected = model.head(tokens.mean(3).mean(0))
-        assert torch.allclose(model(x), expected, atol=1e-6)
+        tokens = model.forward_tokens(repeat_static(x, 2))
+        reset_net(model)
+        steps = model(repeat_static(x, 2))
+        assert torch.allclose(steps, model.head(tokens.mean(3)), atol=1e-6)      # [T, B, K]
+        # the official head of the T-mean equals the T-mean of the per-step logits (the head is linear)
+        assert torch.allclose(steps.mean(0), model.head(tokens.mean(3).mean(0)), atol=1e-6)
 
 
 def test_neuron_settings():
@@ -98,8 +105,7 @@ def test_ssa_is_softmax_free_qkv_times_quarter():
     for name in ("q", "k", "v"):
         getattr(attn, name).register_forward_hook(lambda m, a, out, name=name: seen.setdefault(name, out))
     attn.attn_lif.register_forward_hook(lambda m, a, out: seen.setdefault("attn_in", a[0]))
-    with torch.no_grad():
-        model(torch.rand(2, 1, 16, 16) * 3)
+    simulate(model, torch.rand(2, 1, 16, 16) * 3)
     q, k, v = seen["q"], seen["k"], seen["v"]            # [T, B, D, N]
     assert q.sum() > 0 and k.sum() > 0 and v.sum() > 0
     T, B, D, N = q.shape
@@ -116,8 +122,7 @@ def test_rpe_adds_spikes_without_a_neuron():
     model = tiny().eval()
     seen = {}
     model.pos.register_forward_hook(lambda m, a, out: seen.setdefault("out", out))
-    with torch.no_grad():
-        model(torch.rand(4, 1, 16, 16) * 3)
+    simulate(model, torch.rand(4, 1, 16, 16) * 3)
     assert set(seen["out"].unique().tolist()) <= {0.0, 1.0, 2.0}
 
 
@@ -134,10 +139,14 @@ def test_bad_dim_raises():
 
 def test_bad_input_shape_raises():
     model = tiny()
-    with pytest.raises(SpikemaskError, match="expected images"):
-        model(torch.rand(2, 3, 16, 16))
-    with pytest.raises(SpikemaskError):
-        model(torch.rand(2, 1, 32, 32))
+    with pytest.raises(SpikemaskError, match="3 channels"):
+        simulate(model, torch.rand(2, 3, 16, 16))
+    with pytest.raises(SpikemaskError, match="32x32 px"):
+        simulate(model, torch.rand(2, 1, 32, 32))
+    with pytest.raises(SpikemaskError, match=r"expected time-major input \[T, B, 1, 16, 16\]"):
+        model(torch.rand(2, 1, 16, 16))
+    with pytest.raises(SpikemaskError, match=r"expected input \[T, B, 1, 16, 16\]"):
+        model(torch.rand(2, 2, 1, 32, 32))
 
 
 def test_sps_stage_fires_before_pooling():

@@ -91,14 +91,28 @@ def test_recompute_bn_stats_averages_over_batches_and_keeps_modes():
     from spikemask.train.trainer import recompute_bn_stats
     torch.manual_seed(0)
     x = torch.randn(64, 3) * 2 + 5
-    loader = DataLoader(TensorDataset(x, torch.zeros(64, dtype=torch.long)), batch_size=16)
-    model = torch.nn.Sequential(torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.5))
-    model[0].running_mean.fill_(-100.0)
+    from spikemask.models.base import SpikingClassifier
+    from spikemask.snn.functional import seq_forward
+
+    class Norm(SpikingClassifier):                       # BN and dropout over 3 channels of 1x1 "images"
+        def __init__(self) -> None:
+            super().__init__(num_classes=3, in_channels=3, img_size=1)
+            self.bn, self.drop = torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.5)
+
+        def forward_features(self, x):
+            return seq_forward(lambda z: self.drop(self.bn(z.flatten(1))), x)
+
+        def forward_head(self, features):
+            return features
+
+    loader = DataLoader(TensorDataset(x.view(64, 3, 1, 1), torch.zeros(64, dtype=torch.long)), batch_size=16)
+    model = Norm()
+    model.bn.running_mean.fill_(-100.0)
     model.eval()
     assert recompute_bn_stats(model, loader, torch.device("cpu"), batches=3) == 1
     batch_means = torch.stack([x[i:i + 16].mean(0) for i in (0, 16, 32)])
-    assert torch.allclose(model[0].running_mean, batch_means.mean(0), atol=1e-5)   # only 3 of 4 batches
-    assert model[0].momentum == 0.1 and not model.training and not model[0].training
+    assert torch.allclose(model.bn.running_mean, batch_means.mean(0), atol=1e-5)   # only 3 of 4 batches
+    assert model.bn.momentum == 0.1 and not model.training and not model.bn.training
     assert recompute_bn_stats(model, loader, torch.device("cpu"), batches=0) == 0
 
 

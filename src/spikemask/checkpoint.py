@@ -21,11 +21,16 @@ REQUIRED = ("model_name", "model_options", "num_classes", "in_channels", "img_si
 
 
 def model_record(model: nn.Module) -> dict[str, Any]:
-    """The part of a checkpoint that rebuilds ``model`` (registry name, sizes, options, weights)."""
-    return {"model_name": model.model_name, "model_options": dict(model.model_options),
-            "num_classes": model.num_classes, "in_channels": model.in_channels, "img_size": model.img_size,
+    """The part of a checkpoint that rebuilds ``model``: its :class:`~spikemask.models.base.ModelConfig`
+    record (registry name, sizes, options, mask setting, converted flag) and its weights."""
+    cfg = getattr(model, "model_config", None)
+    if cfg is None:
+        raise SpikemaskError(f"a {type(model).__name__} built without the registry cannot be saved as a checkpoint; "
+                             "build it with spikemask.create_model")
+    return {"model_name": cfg.name, "model_options": dict(cfg.options), "num_classes": cfg.num_classes,
+            "in_channels": cfg.in_channels, "img_size": cfg.img_size,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "mask": getattr(model, "mask_setting", None), "converted": bool(getattr(model, "converted", False))}
+            "mask": cfg.mask, "converted": cfg.converted}
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:
@@ -51,7 +56,7 @@ def build_model(ckpt: dict[str, Any], options: dict[str, Any] | None = None) -> 
     model = create_model(ckpt["model_name"], num_classes=ckpt["num_classes"], in_channels=ckpt["in_channels"],
                          img_size=ckpt["img_size"], **{**ckpt["model_options"], **(options or {})})
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(model.filter_state_dict(ckpt["state_dict"]))
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
         raise SpikemaskError(f"checkpoint weights do not fit model {ckpt['model_name']}: {first}") from None

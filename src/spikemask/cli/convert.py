@@ -15,7 +15,6 @@ from spikemask.cli.evaluate import load_for_eval
 def run(args: argparse.Namespace) -> int:
     model, _ = load_for_eval(args)
     snn = convert(model, v_init=args.v_init)
-    snn.mask_setting = model.mask_setting
     neurons = {name: {"threshold": m.threshold.item(), "v_init": m.v_init}
                for name, m in snn.named_modules() if isinstance(m, IFNeuron)}
     out = Path(args.out)

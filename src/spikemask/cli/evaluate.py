@@ -58,7 +58,7 @@ def load_input(path: str) -> torch.Tensor:
 def predict(args: argparse.Namespace, model) -> int:
     x = load_input(args.input)
     check_input(model, x)
-    ann = model(x).argmax(-1)
+    ann = model(x[None])[0].argmax(-1)                                 # the ANN: T = 1
     snn = convert(model, hold_masks=args.hold_masks)
     snn_logits = cumulative_mean(simulate(snn, x, args.time_steps, args.time_chunk))[-1]
     for i, (a, s) in enumerate(zip(ann.tolist(), snn_logits.argmax(-1).tolist())):

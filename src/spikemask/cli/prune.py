@@ -2,7 +2,7 @@
 
 Writes ``OUT/checkpoint.pt`` (the smaller model; its ``model_options`` hold ``kept_channels`` so any
 command can load it) and ``OUT/prune.json`` (parameter counts, and a check that the pruned and
-masked models give identical logits on random input).
+masked models give identical per-step logits on random input).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch
 from spikemask.checkpoint import save_checkpoint
 
 from spikemask.convert.conversion import load_model
+from spikemask.convert.simulate import simulate
 from spikemask.measure.synaptic import parameter_counts
 from spikemask.io import write_json
 from spikemask.models.spikformer.pruning import prune
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     x = torch.rand(args.check_batch, model.in_channels, model.img_size, model.img_size)
     with torch.no_grad():
-        a, b = model(x), pruned(x)
+        a, b = simulate(model, x), simulate(pruned, x)
     identical = bool(torch.equal(a, b))
     counts = {"masked": parameter_counts(model), "pruned": parameter_counts(pruned)}
     out = Path(args.out)

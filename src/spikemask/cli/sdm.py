@@ -21,13 +21,13 @@ from spikemask.errors import check
 from spikemask.io import write_json
 from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps
 from spikemask.models.spikformer.spikformer import Spikformer
-from spikemask.train.trainer import pick_device, to_model_input
+from spikemask.train.trainer import pick_device
 from spikemask.cli.common import add_data_args, positive_int
 from spikemask.cli.evaluate import test_loader
 
 
 class ModelBatches:
-    """Re-iterable test batches in the model convention (``[B, C, H, W]`` or ``[T, B, C, H, W]``) on a device."""
+    """Re-iterable test batches on a device: images ``[B, C, H, W]`` or time-major frames ``[T, B, C, H, W]``."""
 
     def __init__(self, loader: torch.utils.data.DataLoader, device: torch.device, max_batches: int | None) -> None:
         self.loader, self.device, self.max_batches = loader, device, max_batches
@@ -36,7 +36,8 @@ class ModelBatches:
         for i, (x, _) in enumerate(self.loader):
             if self.max_batches is not None and i >= self.max_batches:
                 return
-            yield to_model_input(x.to(self.device))
+            x = x.to(self.device)
+            yield x.transpose(0, 1) if x.dim() == 5 else x        # frames [B, T, ...] → [T, B, ...]
 
 
 def load_spiking_transformer(path: str, device: torch.device) -> Spikformer:

@@ -1,21 +1,21 @@
-"""ANN-to-SNN conversion and simulation (MST §3.2, FAITHFULNESS M9–M10).
+"""ANN-to-SNN conversion (MST §3.2, FAITHFULNESS M9–M10).
 
 :func:`convert` swaps every :class:`~spikemask.snn.qcfs.QCFS` for an
-:class:`~spikemask.snn.neurons.IFNeuron` with θ = λ and membrane start ``v_init·θ``; everything else
-(conv, linear, BN, pooling, masks) is kept; masks trained in ``"expected"`` mode are switched to
+:class:`~spikemask.snn.neurons.IFNeuron` with θ = λ and membrane start ``v_init·θ``, and every
+attention :class:`~spikemask.models.mst.attention.AttentionProduct` for a stateful
+:class:`~spikemask.models.mst.attention.SpikeProduct` of the same mode; everything else (conv,
+linear, BN, pooling, masks) is kept; masks trained in ``"expected"`` mode are switched to
 ``"random"``; ``hold_masks=True`` makes every mask hold one draw per input over all T steps
-(:class:`~spikemask.masks.rsm.HeldSpikeMask`, our addition). The converted network is still an
-ordinary module over folded ``[T*B, ...]`` batches: stateless layers see one big batch and each
-neuron unfolds it to ``[T, B, ...]`` and scans over T (see :func:`spikemask.snn.neurons.set_time_steps`).
-
-:func:`simulate` runs it for T steps on static input (the same image every step) and returns the
-logits of every step; the network's answer after t steps is the mean of the first t step logits,
-so one pass gives the accuracy at every t (:func:`accuracy_by_step`).
+(:class:`~spikemask.masks.rsm.HeldSpikeMask`, our addition). The converted network takes the same
+time-major input ``[T, B, ...]`` as the ANN (which is the case T = 1): its stateless layers see the
+folded ``[T·B, ...]`` batch and each neuron unfolds it and scans over T
+(:mod:`spikemask.snn.functional`). :func:`~spikemask.convert.simulate.simulate` runs it.
 """
 from __future__ import annotations
 
 import copy
 import os
+from dataclasses import replace
 from typing import Any, Callable
 
 import torch
@@ -25,6 +25,7 @@ from spikemask.checkpoint import build_model, load_checkpoint
 from spikemask.errors import check
 from spikemask.masks.placement import masks
 from spikemask.masks.rsm import HeldSpikeMask, SpikeMask
+from spikemask.models.mst.attention import AttentionProduct, SpikeProduct
 from spikemask.snn.neurons import IFNeuron
 from spikemask.snn.qcfs import QCFS
 
@@ -45,10 +46,12 @@ def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False) -> nn
         mask.mode = "random"          # an SNN drops spikes for real, whatever the ANN trained with
     if hold_masks:
         _replace(snn, SpikeMask, lambda m: HeldSpikeMask(m.ratio, m.seed))
+    _replace(snn, AttentionProduct, lambda p: SpikeProduct(p.mode))
     count = _replace(snn, QCFS, lambda q: IFNeuron(q.threshold.detach().clone(), v_init))
     check(count > 0, "this model has no QCFS activations to convert; train it with a conversion model "
                      "(e.g. vgg16, resnet18, mst_swin_*) or pass a checkpoint of one")
-    snn.converted = True
+    if getattr(snn, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
+        snn.model_config = replace(snn.model_config, converted=True)
     return snn
 
 
@@ -65,14 +68,16 @@ def _replace(module: nn.Module, kind: type, make: Callable[[nn.Module], nn.Modul
 
 
 def check_input(model: nn.Module, x: torch.Tensor) -> None:
-    """Check a ``[B, C, H, W]`` batch against the model's ``in_channels``/``img_size`` and for NaN/inf."""
-    check(x.dim() == 4, f"expected images of shape [B, C, H, W], got a tensor of shape {list(x.shape)}")
+    """Check images ``[B, C, H, W]`` or frames ``[T, B, C, H, W]`` against the model's input size, and for NaN/inf."""
+    check(x.dim() in (4, 5), f"expected images [B, C, H, W] or time-major frames [T, B, C, H, W], "
+                             f"got a tensor of shape {list(x.shape)}")
     c, size = getattr(model, "in_channels", None), getattr(model, "img_size", None)
-    check(c is None or x.shape[1] == c,
-          f"input has {x.shape[1]} channels but the model expects {c}; use data with {c} channels or retrain")
-    check(size is None or tuple(x.shape[2:]) == (size, size),
-          f"input is {x.shape[2]}x{x.shape[3]} px but the model expects {size}x{size}; resize the input "
-          f"or build the model with img_size={x.shape[2]}")
+    channels, height, width = x.shape[-3:]
+    check(c is None or channels == c,
+          f"input has {channels} channels but the model expects {c}; use data with {c} channels or retrain")
+    check(size is None or (height, width) == (size, size),
+          f"input is {height}x{width} px but the model expects {size}x{size}; resize the input "
+          f"or build the model with img_size={height}")
     check(bool(torch.isfinite(x).all()), "input contains NaN or infinite values; clean the data first")
 
 
@@ -86,7 +91,5 @@ def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks:
     ckpt = load_checkpoint(path)
     model = build_model(ckpt, options)
     if spiking or (spiking is None and ckpt.get("converted")):
-        mask = model.mask_setting
         model = convert(model, hold_masks=hold_masks)
-        model.mask_setting = mask
     return model.eval()

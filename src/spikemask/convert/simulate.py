@@ -1,8 +1,10 @@
-"""Simulation of a converted network on static input, and its answer after every step.
+"""Simulation of a spiking network over T steps, and its answer after every step.
 
-:func:`simulate` runs a converted network for T steps on static input (the same image every step)
-and returns the logits of every step; the network's answer after t steps is the mean of the first t
-step logits (:func:`cumulative_mean`), so one pass gives the accuracy at every t (:func:`correct_by_step`).
+:func:`simulate` serves converted CNNs and MST alike and directly trained Spikformer/SDMFormer: it
+resets the network, feeds time-major input (a static image repeated at every step, or event frames
+``[T, B, ...]``) in chunks of steps with the state carried between chunks, resets again, and returns
+the logits of every step. The network's answer after t steps is the mean of the first t step logits
+(:func:`cumulative_mean`), so one pass gives the accuracy at every t (:func:`correct_by_step`).
 """
 from __future__ import annotations
 
@@ -11,47 +13,45 @@ from torch import nn
 
 from spikemask.convert.conversion import check_input
 from spikemask.errors import SpikemaskError, check
-from spikemask.snn.neurons import reset_net, set_step_mode, set_time_steps
+from spikemask.snn.functional import repeat_static, reset_net
 
 
 @torch.no_grad()
-def simulate(snn: nn.Module, x: torch.Tensor, time_steps: int, time_chunk: int | None = None,
-             step_mode: str = "m") -> torch.Tensor:
-    """Run a converted network for ``time_steps`` steps on static input.
+def simulate(model: nn.Module, x: torch.Tensor, time_steps: int | None = None,
+             time_chunk: int | None = None) -> torch.Tensor:
+    """Run a spiking network for T steps and return its logits at every step.
 
     Args:
-        snn: output of :func:`convert`.
-        x: images ``[B, C, H, W]``, fed unchanged at every step (analog input).
-        time_steps: T ≥ 1.
-        time_chunk: steps per forward call in multi-step mode (default: all T at once); neurons keep
-            their state between chunks, so any chunking gives identical results with less memory.
-        step_mode: ``'m'`` (folded multi-step) or ``'s'`` (one step per call); identical outputs.
+        model: a converted network (:func:`~spikemask.convert.conversion.convert`) or a directly
+            trained one (Spikformer, SDMFormer).
+        x: static images ``[B, C, H, W]``, fed unchanged at every step (analog input), or time-major
+            frames ``[T, B, C, H, W]``, which bring their own T.
+        time_steps: T ≥ 1 for static images (default: the model's ``default_time_steps``); for
+            frames it may be omitted or must equal their T.
+        time_chunk: steps per forward call (default: all T at once); the state carries over between
+            chunks, so any chunking gives the same spikes with less memory (``1``: single steps).
     Returns:
         Per-step logits ``[T, B, num_classes]``.
     """
+    check_input(model, x)
+    if x.dim() == 5:
+        check(time_steps in (None, x.shape[0]), f"the frames bring T={x.shape[0]} steps; drop time_steps={time_steps}")
+        time_steps = x.shape[0]
+    elif time_steps is None:
+        time_steps = getattr(model, "default_time_steps", None)
     check(isinstance(time_steps, int) and time_steps >= 1, f"time steps T must be an integer >= 1, got {time_steps}")
-    check_input(snn, x)
-    chunk = time_steps if time_chunk is None else max(1, min(time_chunk, time_steps))
-    reset_net(snn)
-    set_step_mode(snn, step_mode)
-    outputs = []
+    check(time_chunk is None or (isinstance(time_chunk, int) and time_chunk >= 1),
+          f"time_chunk must be an integer >= 1, got {time_chunk}")
+    chunk = time_steps if time_chunk is None else min(time_chunk, time_steps)
+    reset_net(model)
     try:
-        if step_mode == "s":
-            set_time_steps(snn, None)
-            outputs = [snn(x) for _ in range(time_steps)]
-            return torch.stack(outputs)
-        done = 0
-        while done < time_steps:
-            n = min(chunk, time_steps - done)
-            set_time_steps(snn, n)
-            folded = x.unsqueeze(0).expand(n, *x.shape).reshape(n * x.shape[0], *x.shape[1:])
-            outputs.append(snn(folded).reshape(n, x.shape[0], -1))
-            done += n
+        outputs = []
+        for start in range(0, time_steps, chunk):
+            n = min(chunk, time_steps - start)
+            outputs.append(model(x[start:start + n] if x.dim() == 5 else repeat_static(x, n)))
         return torch.cat(outputs)
     finally:
-        set_time_steps(snn, None)
-        set_step_mode(snn, "m")
-        reset_net(snn)
+        reset_net(model)
 
 
 def cumulative_mean(step_logits: torch.Tensor) -> torch.Tensor:

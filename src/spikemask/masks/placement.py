@@ -14,6 +14,7 @@ here selects masks by glob patterns over those names.
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import replace
 from typing import Any, Iterable
 
 from torch import nn
@@ -74,7 +75,7 @@ def reseed_masks(model: nn.Module, seed: int | None) -> None:
 
 
 def apply_mask_setting(model: nn.Module, setting: dict[str, Any] | None) -> None:
-    """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and remember the setting on the model.
+    """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and record the setting in the model's config.
 
     A setting describes every mask: all are set to 0 first, so an override on a masked checkpoint
     replaces its masks (``ratio`` 0 unmasks it) instead of adding to them. ``None`` keeps the masks.
@@ -85,7 +86,8 @@ def apply_mask_setting(model: nn.Module, setting: dict[str, Any] | None) -> None
     if setting and setting.get("ratio", 0) > 0:
         set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"),
                        setting.get("mode", "random"))
-    model.mask_setting = setting
+    if getattr(model, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
+        model.model_config = replace(model.model_config, mask=setting)
 
 
 def part_globs(parts: Iterable[str]) -> list[str]:

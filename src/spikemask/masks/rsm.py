@@ -25,14 +25,12 @@ MST students this made no accuracy difference (docs/mst.md); the option is for u
 """
 from __future__ import annotations
 
-import fnmatch
-from typing import Iterable
-
 import torch
 from torch import nn
 
-from spikemask.errors import SpikemaskError, check
-from spikemask.snn.neurons import BaseNeuron
+from spikemask.errors import SpikemaskError
+from spikemask.snn.base import StatefulModule
+from spikemask.snn.functional import time_major_view
 
 
 MASK_MODES = ("random", "expected")
@@ -109,12 +107,12 @@ class SpikeMask(SeededStream, nn.Module):
                 + (f", seed={self.seed}" if self.seed is not None else ""))
 
 
-class HeldSpikeMask(SeededStream, BaseNeuron):
+class HeldSpikeMask(SeededStream, StatefulModule):
     """RSM for a converted SNN with one mask per input held over all T steps (module docstring).
 
-    The mask is the neuron state: drawn (keep with probability ``1 − ratio``) at the first step after
-    a reset, so multi-step ``[T, B, ...]``, folded ``[T·B, ...]``, chunked and single-step runs apply
-    the same mask. ``reset_net`` starts a new input. ``mode`` is always ``"random"``.
+    The mask is the module's state ``keep``: drawn (keep with probability ``1 − ratio``) at the first
+    step after a reset, so multi-step ``[T, B, ...]``, folded ``[T·B, ...]``, chunked and single-step
+    runs apply the same mask. ``reset_net`` starts a new input. ``mode`` is always ``"random"``.
     """
 
     mode = "random"
@@ -124,18 +122,16 @@ class HeldSpikeMask(SeededStream, BaseNeuron):
         self.ratio = check_ratio(ratio)
         self.seed = seed
         self._generator = None
-
-    def initial_v(self, like: torch.Tensor) -> torch.Tensor:
-        return (torch.rand(like.shape, generator=self._gen(like.device), device=like.device)
-                >= self.ratio).to(like.dtype)
-
-    def scan(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return x * v, v
+        self.register_state("keep")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return x if self.ratio == 0.0 else super().forward(x)
+        if self.ratio == 0.0:
+            return x
+        x, restore = time_major_view(x, self.step_mode)
+        if self.keep is None or self.keep.shape != x.shape[1:]:
+            self.keep = (torch.rand(x.shape[1:], generator=self._gen(x.device), device=x.device)
+                         >= self.ratio).to(x.dtype)
+        return restore(x * self.keep)
 
     def extra_repr(self) -> str:
         return f"ratio={self.ratio}, held" + (f", seed={self.seed}" if self.seed is not None else "")
-
-

@@ -12,7 +12,7 @@ import torch
 
 from spikemask.models.spikformer.sdmformer import residual_offset
 from spikemask.models.spikformer.spikformer import Spikformer
-from spikemask.snn.neurons import reset_net
+from spikemask.convert.simulate import simulate
 
 
 @torch.no_grad()
@@ -37,7 +37,7 @@ def inactive_channel_ratios(model: Spikformer, inputs: Iterable[torch.Tensor], b
     try:
         model.eval()
         for x in inputs:
-            model(x)
+            simulate(model, x)
             spikes_in = seen["in"] - residual_offset(model)                  # [T, B, D, N]
             active_in = spikes_in.abs().sum(dim=(0, 3)) > 0                  # [B, D]
             silent_out = seen["out"].abs().sum(dim=(0, 3)) == 0              # [B, D]
@@ -45,7 +45,6 @@ def inactive_channel_ratios(model: Spikformer, inputs: Iterable[torch.Tensor], b
     finally:
         pre.remove()
         post.remove()
-        reset_net(model)
     values = np.asarray(ratios, dtype=np.float64)
     return {"ratios": ratios, "mean": float(values.mean()) if ratios else float("nan"),
             "median": float(np.median(values)) if ratios else float("nan")}
@@ -64,8 +63,7 @@ def position_heatmaps(model: Spikformer, x: torch.Tensor) -> np.ndarray:
     hook = model.pos.register_forward_hook(lambda m, args, out: seen.__setitem__("out", out))
     try:
         model.eval()
-        model(x)
+        simulate(model, x)
     finally:
         hook.remove()
-        reset_net(model)
     return seen["out"].mean(dim=2).cpu().numpy()

@@ -37,7 +37,7 @@ from spikemask.masks.dynamic import DynamicMask
 from spikemask.errors import SpikemaskError, check
 from spikemask.models.spikformer.sdmformer import SDMFormer, residual_offset
 from spikemask.models.spikformer.spikformer import ConvStage, Spikformer, TokenConv
-from spikemask.snn.neurons import reset_net
+from spikemask.convert.simulate import simulate
 from spikemask.models.spikformer.pruning import prune
 
 E_MAC_PJ = 4.6  # energy of one multiply-accumulate, 45 nm CMOS (pJ)
@@ -95,7 +95,8 @@ def measure_activity(model: Spikformer, batches: Iterable[torch.Tensor], max_bat
     """Run ``model`` (eval mode) on ``batches`` and record what Table 2 needs for every synaptic layer.
 
     Args:
-        batches: input batches in the model's convention (``[B, C, H, W]`` or ``[T, B, C, H, W]``).
+        batches: images ``[B, C, H, W]`` (shown for the model's ``default_time_steps``) or time-major
+            frames ``[T, B, C, H, W]``.
         max_batches: stop after this many batches.
     Returns:
         ``{"samples", "time_steps", "layers": [{"name", "row", "flops", "retained", "input_rate",
@@ -114,14 +115,13 @@ def measure_activity(model: Spikformer, batches: Iterable[torch.Tensor], max_bat
         for i, x in enumerate(batches):
             if max_batches is not None and i >= max_batches:
                 break
-            x = model.to_time_major(x)
-            check(time_steps in (None, x.shape[0]), "all batches must have the same number of time steps")
-            time_steps, samples = x.shape[0], samples + x.shape[1]
-            model(x)
+            steps = x.shape[0] if x.dim() == 5 else model.default_time_steps
+            check(time_steps in (None, steps), "all batches must have the same number of time steps")
+            time_steps, samples = steps, samples + x.shape[-4]
+            simulate(model, x, steps)
     finally:
         for h in hooks:
             h.remove()
-        reset_net(model)
     check(samples > 0, "no input batches were given; pass a non-empty test loader or list of batches")
     dim, tokens = model.config["dim"], model.grid ** 2
     return {

@@ -1,9 +1,13 @@
-"""One model registry, timm style: ``@register_model`` on a builder, ``create_model(name, ...)``.
+"""One model registry, timm style: ``@register_model`` on one entry point per model, ``create_model(name)``.
 
-Every builder takes ``num_classes``, ``in_channels`` and ``img_size`` plus its own keyword options
-(e.g. ``width``, ``levels``, ``mask_ratio``). The built model records these as attributes
-``num_classes``, ``in_channels``, ``img_size`` and ``model_name`` / ``model_options``, so a
-checkpoint can rebuild it and inputs can be checked against it.
+An entry point is a function named after its model that fixes the variant's arguments and calls
+its family's one builder (e.g. ``mst_swin_t`` → :func:`~spikemask.models.mst.swin.build_mst_swin`).
+Its options are the keyword parameters with defaults of the entry point itself, or — for entry
+points that forward ``**kwargs`` — of the builder named in ``@register_model(options_from=...)``,
+with the entry point's own defaults on top. :func:`create_model` forwards only what it was given,
+so each model's own defaults apply (Spikformer: 2 channels, 128 px), validates option names, and
+writes the model's :class:`~spikemask.models.base.ModelConfig` record. Registering a name twice
+raises.
 """
 from __future__ import annotations
 
@@ -11,30 +15,43 @@ import fnmatch
 import inspect
 from typing import Any, Callable
 
-from torch import nn
-
 from spikemask.errors import SpikemaskError
+from spikemask.models.base import ModelConfig, SpikingClassifier
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+SIZE_ARGS = ("num_classes", "in_channels", "img_size")
+_MODELS: dict[str, Callable[..., SpikingClassifier]] = {}
+_OPTIONS: dict[str, dict[str, Any]] = {}
+_SIZES: dict[str, dict[str, Any]] = {}
 
 
-def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Register a builder under its function name."""
-    _MODELS[fn.__name__] = fn
-    return fn
+def _defaults(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Keyword parameters of ``fn`` that have defaults."""
+    return {k: p.default for k, p in inspect.signature(fn).parameters.items()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty}
+
+
+def register_model(fn: Callable[..., SpikingClassifier] | None = None, *,
+                   options_from: Callable[..., Any] | None = None) -> Any:
+    """Decorator: register an entry point under its function name (a duplicate name raises ``ValueError``).
+
+    ``options_from``: the builder whose keyword defaults are the options of an entry point that
+    forwards ``**kwargs`` to it (the entry point's own keyword defaults override them).
+    """
+    def register(entry: Callable[..., SpikingClassifier]) -> Callable[..., SpikingClassifier]:
+        name = entry.__name__
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is registered twice ({_MODELS[name].__module__} and {entry.__module__})")
+        defaults = {**(_defaults(options_from) if options_from else {}), **_defaults(entry)}
+        _MODELS[name] = entry
+        _SIZES[name] = {k: defaults.pop(k) for k in SIZE_ARGS if k in defaults}
+        _OPTIONS[name] = defaults
+        return entry
+    return register(fn) if fn is not None else register
 
 
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a glob ``pattern``."""
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
-
-
-def model_options(name: str) -> dict[str, Any]:
-    """The keyword options of a registered builder and their defaults."""
-    _check_name(name)
-    sig = inspect.signature(_MODELS[name])
-    return {k: p.default for k, p in sig.parameters.items()
-            if k not in ("num_classes", "in_channels", "img_size") and p.kind == p.KEYWORD_ONLY}
 
 
 def _check_name(name: str) -> None:
@@ -43,28 +60,35 @@ def _check_name(name: str) -> None:
                              "(`spikemask models` lists them)")
 
 
-def create_model(name: str, num_classes: int = 10, in_channels: int = 3, img_size: int = 32,
-                 **options: Any) -> nn.Module:
+def model_options(name: str) -> dict[str, Any]:
+    """The options of a registered model and their defaults (sizes excluded, see :func:`model_sizes`)."""
+    _check_name(name)
+    return dict(_OPTIONS[name])
+
+
+def model_sizes(name: str) -> dict[str, Any]:
+    """The default ``num_classes``, ``in_channels`` and ``img_size`` of a registered model."""
+    _check_name(name)
+    return dict(_SIZES[name])
+
+
+def create_model(name: str, **kwargs: Any) -> SpikingClassifier:
     """Build a registered model.
 
     Args:
         name: registry name, e.g. ``"vgg16"``; see :func:`list_models`.
-        num_classes: size of the classifier output.
-        in_channels: input channels (1 for MNIST, 3 for RGB, 2·n for stacked event frames).
-        img_size: input height = width in pixels.
-        **options: builder-specific options; unknown ones raise a :class:`SpikemaskError`.
+        **kwargs: ``num_classes``, ``in_channels`` (1 for MNIST, 3 for RGB, 2·n for stacked event
+            frames), ``img_size`` (pixels) and the model's options (:func:`model_options`); what is
+            not given keeps the model's own default. Unknown names raise a :class:`SpikemaskError`.
     """
     _check_name(name)
     allowed = model_options(name)
-    unknown = sorted(set(options) - set(allowed))
+    unknown = sorted(set(kwargs) - set(allowed) - set(SIZE_ARGS))
     if unknown:
         raise SpikemaskError(f"model {name!r} has no option(s) {unknown}; its options are: "
                              + ", ".join(f"{k}={v!r}" for k, v in allowed.items()))
-    for key, value in (("num_classes", num_classes), ("in_channels", in_channels), ("img_size", img_size)):
-        if not isinstance(value, int) or value < 1:
-            raise SpikemaskError(f"{key} must be a positive integer, got {value!r}")
-    model = _MODELS[name](num_classes=num_classes, in_channels=in_channels, img_size=img_size, **options)
-    model.model_name = name
-    model.model_options = dict(options)
-    model.num_classes, model.in_channels, model.img_size = num_classes, in_channels, img_size
+    model = _MODELS[name](**kwargs)
+    model.model_config = ModelConfig(name=name, num_classes=model.num_classes, in_channels=model.in_channels,
+                                     img_size=model.img_size,
+                                     options={k: v for k, v in kwargs.items() if k not in SIZE_ARGS})
     return model

@@ -1,24 +1,22 @@
 """Spiking neurons: a stateless functional core and thin stateful modules.
 
-Tensors are time-major, ``[T, B, ...]``. Stateless layers (conv, linear, BN) run on the folded
-``[T*B, ...]`` batch; neurons are the only layers that scan over T.
+Tensors are time-major, ``[T, B, ...]``; neurons are the layers that scan over T. A neuron keeps its
+membrane potential ``v`` between calls until :meth:`~spikemask.snn.base.StatefulModule.reset`, so a
+run can be fed in one call of ``[T, B, ...]`` (multi-step), in chunks of steps, or one step
+``[B, ...]`` at a time (``step_mode='s'``); all give identical spikes. Inside a converted network the
+neuron receives the folded ``[T·B, ...]`` batch of the layers around it and unfolds it itself
+(:func:`~spikemask.snn.functional.time_major_view`).
 
-A neuron module keeps its membrane potential ``v`` between calls until :meth:`reset`, so a run can
-be fed in one call of ``[T, B, ...]`` (multi-step), in chunks of steps, or one step ``[B, ...]`` at a
-time (``step_mode='s'``); all give identical spikes.
-
-Converted ANNs (see :mod:`spikemask.convert.conversion`) are ordinary ANN modules that see the folded
-``[T*B, ...]`` tensor; for them a neuron is told the number of steps with :func:`set_time_steps`
-and unfolds its input itself.
+Both neurons keep their threshold θ as a buffer (saved with the weights): per layer for IF neurons
+(θ = λ of the QCFS activation they replace), a constant for LIF neurons.
 """
 from __future__ import annotations
 
-from typing import Iterable
-
 import torch
-from torch import nn
 
 from spikemask.errors import SpikemaskError
+from spikemask.snn.base import StatefulModule
+from spikemask.snn.functional import time_major_view
 from spikemask.snn.surrogate import DEFAULT_ALPHA, spike_fn
 
 
@@ -42,7 +40,7 @@ def if_scan(x: torch.Tensor, v: torch.Tensor, threshold: torch.Tensor | float) -
     return out, v
 
 
-def lif_scan(x: torch.Tensor, v: torch.Tensor, tau: float, threshold: float, v_reset: float | None,
+def lif_scan(x: torch.Tensor, v: torch.Tensor, tau: float, threshold: torch.Tensor | float, v_reset: float | None,
              surrogate: str, alpha: float, detach_reset: bool, decay_input: bool = True
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Leaky integrate-and-fire with a surrogate gradient.
@@ -72,24 +70,18 @@ def lif_scan(x: torch.Tensor, v: torch.Tensor, tau: float, threshold: float, v_r
 
 
 # ----------------------------------------------------------------------------- modules
-class BaseNeuron(nn.Module):
-    """State handling shared by all neurons.
+class BaseNeuron(StatefulModule):
+    """A neuron: threshold θ (a buffer), membrane potential ``v`` (state) and a scan over T.
 
-    ``step_mode='m'``: input ``[T, B, ...]`` (or ``[T*B, ...]`` when :attr:`time_steps` is set).
-    ``step_mode='s'``: input ``[B, ...]``, one time step per call.
+    Input ``[T, B, ...]`` (multi-step), the folded ``[T·B, ...]`` batch inside
+    :func:`~spikemask.snn.functional.folded_time`, or ``[B, ...]`` (``step_mode='s'``); output alike.
     """
 
-    def __init__(self, step_mode: str = "m") -> None:
-        super().__init__()
-        if step_mode not in ("m", "s"):
-            raise SpikemaskError(f"step_mode must be 'm' (multi-step) or 's' (single-step), got {step_mode!r}")
-        self.step_mode = step_mode
-        self.time_steps: int | None = None  # set for folded [T*B, ...] input
-        self.v: torch.Tensor | None = None
-
-    def reset(self) -> None:
-        """Forget the membrane potential (call between independent inputs)."""
-        self.v = None
+    def __init__(self, threshold: float | torch.Tensor, step_mode: str = "m") -> None:
+        super().__init__(step_mode)
+        theta = torch.as_tensor(threshold).detach().clone()
+        self.register_buffer("threshold", theta if theta.is_floating_point() else theta.float())
+        self.register_state("v")
 
     def initial_v(self, like: torch.Tensor) -> torch.Tensor:
         return torch.zeros_like(like)
@@ -98,18 +90,11 @@ class BaseNeuron(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.step_mode == "s":
-            x = x.unsqueeze(0)
-        elif self.time_steps is not None:
-            if x.shape[0] % self.time_steps:
-                raise SpikemaskError(f"folded input of {x.shape[0]} rows is not a multiple of T={self.time_steps}")
-            x = x.reshape(self.time_steps, x.shape[0] // self.time_steps, *x.shape[1:])
+        x, restore = time_major_view(x, self.step_mode)
         if self.v is None or self.v.shape != x.shape[1:]:
             self.v = self.initial_v(x[0])
         out, self.v = self.scan(x, self.v)
-        if self.step_mode == "s":
-            return out[0]
-        return out.flatten(0, 1) if self.time_steps is not None else out
+        return restore(out)
 
 
 class IFNeuron(BaseNeuron):
@@ -124,9 +109,7 @@ class IFNeuron(BaseNeuron):
     """
 
     def __init__(self, threshold: float | torch.Tensor = 1.0, v_init: float = 0.5, step_mode: str = "m") -> None:
-        super().__init__(step_mode)
-        theta = torch.as_tensor(threshold).detach().clone()
-        self.register_buffer("threshold", theta if theta.is_floating_point() else theta.float())
+        super().__init__(threshold, step_mode)
         self.v_init = v_init
 
     def initial_v(self, like: torch.Tensor) -> torch.Tensor:
@@ -155,11 +138,11 @@ class LIFNeuron(BaseNeuron):
     def __init__(self, tau: float = 2.0, threshold: float = 1.0, v_reset: float | None = 0.0,
                  surrogate: str = "sigmoid", alpha: float | None = None, detach_reset: bool = True,
                  decay_input: bool = True, step_mode: str = "m") -> None:
-        super().__init__(step_mode)
+        super().__init__(threshold, step_mode)
         spike_fn(surrogate)  # validates the name
         if tau <= 1.0:
             raise SpikemaskError(f"LIF tau must be > 1 (got {tau})")
-        self.tau, self.threshold, self.v_reset = tau, threshold, v_reset
+        self.tau, self.v_reset = tau, v_reset
         self.surrogate = surrogate
         self.alpha = DEFAULT_ALPHA[surrogate] if alpha is None else alpha
         self.detach_reset, self.decay_input = detach_reset, decay_input
@@ -168,36 +151,10 @@ class LIFNeuron(BaseNeuron):
         return torch.full_like(like, 0.0 if self.v_reset is None else self.v_reset)
 
     def scan(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return lif_scan(x, v, self.tau, self.threshold, self.v_reset, self.surrogate, self.alpha,
+        return lif_scan(x, v, self.tau, self.threshold.to(x.dtype), self.v_reset, self.surrogate, self.alpha,
                         self.detach_reset, self.decay_input)
 
     def extra_repr(self) -> str:
         reset = "soft" if self.v_reset is None else f"hard(v_reset={self.v_reset})"
-        return (f"tau={self.tau}, threshold={self.threshold}, reset={reset}, "
+        return (f"tau={self.tau}, threshold={self.threshold.item():.4g}, reset={reset}, "
                 f"surrogate={self.surrogate}(alpha={self.alpha}), step_mode={self.step_mode!r}")
-
-
-# ----------------------------------------------------------------------------- network helpers
-def neurons(model: nn.Module) -> Iterable[BaseNeuron]:
-    """All neuron modules of ``model``."""
-    return (m for m in model.modules() if isinstance(m, BaseNeuron))
-
-
-def reset_net(model: nn.Module) -> None:
-    """Reset the state of every neuron in ``model``."""
-    for n in neurons(model):
-        n.reset()
-
-
-def set_step_mode(model: nn.Module, step_mode: str) -> None:
-    """Switch every neuron of ``model`` to ``'m'`` (multi-step) or ``'s'`` (single-step)."""
-    if step_mode not in ("m", "s"):
-        raise SpikemaskError(f"step_mode must be 'm' or 's', got {step_mode!r}")
-    for n in neurons(model):
-        n.step_mode = step_mode
-
-
-def set_time_steps(model: nn.Module, time_steps: int | None) -> None:
-    """Tell every neuron that its input is folded ``[T*B, ...]`` with ``T = time_steps`` (None: time-major)."""
-    for n in neurons(model):
-        n.time_steps = time_steps

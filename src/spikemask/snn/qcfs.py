@@ -21,21 +21,12 @@ import torch
 from torch import nn
 
 from spikemask.errors import SpikemaskError
-
-
-class _FloorSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        return torch.floor(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad
+from spikemask.snn.surrogate import floor_ste
 
 
 def qcfs(x: torch.Tensor, lam: torch.Tensor, levels: int) -> torch.Tensor:
     """Functional QCFS; gradients flow to ``x`` (inside the clip range) and to ``lam``."""
-    y = _FloorSTE.apply(x * levels / lam + 0.5) / levels
+    y = floor_ste(x * levels / lam + 0.5) / levels
     return torch.clamp(y, 0, 1) * lam
 
 
@@ -54,10 +45,12 @@ class QCFS(nn.Module):
             raise SpikemaskError(f"QCFS levels must be >= 1 (got {levels})")
         self.levels = levels
         self.init_threshold = threshold
-        self.threshold = nn.Parameter(torch.tensor(float(threshold)))
+        self.threshold = nn.Parameter(torch.empty(()))
         self.train_levels: tuple[int, int] | None = None
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """λ back to its initial value (PyTorch's convention: also what ``__init__`` calls)."""
         with torch.no_grad():
             self.threshold.fill_(self.init_threshold)
 

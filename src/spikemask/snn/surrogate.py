@@ -1,10 +1,12 @@
-"""Surrogate gradients for the spike function.
+"""Surrogate and straight-through gradients: every non-differentiable step of the library.
 
 Forward: Heaviside step ``H(x) = 1 if x >= 0 else 0`` (``x`` = membrane potential minus threshold).
 Backward: the derivative of a smooth stand-in, with sharpness ``alpha``:
 
 - ``sigmoid``: ``d/dx sigmoid(alpha x) = alpha * s * (1 - s)``, ``s = sigmoid(alpha x)`` (Spikformer, alpha = 4).
 - ``atan``: ``d/dx (1/pi) atan(pi/2 alpha x) = alpha / 2 / (1 + (pi/2 alpha x)^2)`` (SpikingJelly's ATan, alpha = 2).
+
+:func:`floor_ste` is QCFS's floor with a straight-through (identity) gradient.
 """
 from __future__ import annotations
 
@@ -51,3 +53,20 @@ def spike_fn(name: str) -> Callable[[torch.Tensor, float], torch.Tensor]:
     if name not in SURROGATES:
         raise SpikemaskError(f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}")
     return lambda x, alpha: _Spike.apply(x, alpha, name)
+
+
+class _FloorSTE(torch.autograd.Function):
+    """``floor`` forward, identity backward (straight-through estimator)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return grad
+
+
+def floor_ste(x: torch.Tensor) -> torch.Tensor:
+    """``floor(x)`` with a straight-through gradient (QCFS, FAITHFULNESS M6)."""
+    return _FloorSTE.apply(x)

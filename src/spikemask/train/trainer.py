@@ -36,7 +36,7 @@ from spikemask.train.distill import distillation_loss
 from spikemask.errors import SpikemaskError, check
 from spikemask.io import write_json
 from spikemask.models import create_model
-from spikemask.snn.neurons import reset_net
+from spikemask.snn.functional import batch_to_time_major, reset_net
 from spikemask.snn.qcfs import set_level_jitter
 from spikemask.report.tables import mean_std
 from spikemask.train.config import TrainConfig
@@ -65,9 +65,13 @@ def distributed_setup(device: torch.device) -> tuple[int, int]:
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on 1-D parameters (biases, BN, QCFS λ, masks), as timm and MST do (M16, A2)."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    """No weight decay on the model's ``no_weight_decay()`` parameters: 1-D ones (biases, BN, QCFS λ,
+    masks) and, for MST, the relative position bias tables, as timm and the MST code do (M16, A2)."""
+    exempt = model.no_weight_decay() if hasattr(model, "no_weight_decay") else \
+        {name for name, p in model.named_parameters() if p.dim() <= 1}
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    decay = [p for name, p in named if name not in exempt]
+    no_decay = [p for name, p in named if name in exempt]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -85,11 +89,6 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def to_model_input(x: torch.Tensor) -> torch.Tensor:
-    """Loader batches of frames ``[B, T, C, H, W]`` become time-major ``[T, B, C, H, W]``."""
-    return x.transpose(0, 1).contiguous() if x.dim() == 5 else x
-
-
 def check_batch(x: torch.Tensor) -> None:
     if not torch.isfinite(x).all():
         raise SpikemaskError("a training batch contains NaN or infinite values; clean the dataset")
@@ -98,14 +97,15 @@ def check_batch(x: torch.Tensor) -> None:
 @torch.no_grad()
 def evaluate_accuracy(model: nn.Module, loader: DataLoader, device: torch.device,
                       max_batches: int | None = None) -> float:
-    """Top-1 accuracy (fraction) of a model in its current form (ANN, or SNN that averages over T)."""
+    """Top-1 accuracy (fraction) of a model on its ``default_time_steps`` (an ANN: T = 1; a directly
+    trained SNN: its T; frames bring their own T), answering with the mean logits over T."""
     model.eval()
     correct = total = 0
     for i, (x, y) in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break
-        x, y = to_model_input(x.to(device)), y.to(device)
-        correct += int((model(x).argmax(-1) == y).sum())
+        x, y = batch_to_time_major(x.to(device), model.default_time_steps), y.to(device)
+        correct += int((model(x).mean(0).argmax(-1) == y).sum())
         total += len(y)
         reset_net(model)
     return correct / max(1, total)
@@ -133,7 +133,7 @@ def recompute_bn_stats(model: nn.Module, loader: DataLoader, device: torch.devic
     for i, (x, _) in enumerate(loader):
         if i >= batches:
             break
-        model(to_model_input(x.to(device)))
+        model(batch_to_time_major(x.to(device), model.default_time_steps))
         reset_net(model)
     for bn, momentum in zip(norms, momenta):
         bn.momentum = momentum
@@ -220,7 +220,7 @@ class Trainer:
         if self.teacher is None:
             return F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
         with torch.no_grad():
-            teacher_logits = self.teacher(x)
+            teacher_logits = self.teacher(batch_to_time_major(x, self.teacher.default_time_steps)).mean(0)
             reset_net(self.teacher)
         return distillation_loss(logits, teacher_logits, y, self.cfg.kd_alpha, self.cfg.kd_temperature,
                                  self.cfg.label_smoothing)
@@ -237,10 +237,10 @@ class Trainer:
         for i, (x, y) in enumerate(bar):
             if i >= n_batches:
                 break
-            x, y = to_model_input(x.to(self.device)), y.to(self.device)
+            x, y = x.to(self.device), y.to(self.device)
             check_batch(x)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
-                logits = self.net(x)
+                logits = self.net(batch_to_time_major(x, self.model.default_time_steps)).mean(0)
                 loss = self.loss(logits.float(), x, y)
             if not torch.isfinite(loss):
                 raise SpikemaskError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1}; "

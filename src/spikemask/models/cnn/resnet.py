@@ -12,8 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spikemask.models.layers import init_weights, qcfs_site, scaled
 from spikemask.models._registry import register_model
+from spikemask.models.base import SpikingClassifier
+from spikemask.models.layers import init_weights, qcfs_site, scaled
+from spikemask.snn.functional import seq_forward
 
 
 class BasicBlock(nn.Module):
@@ -37,12 +39,12 @@ class BasicBlock(nn.Module):
         return self.act2(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-class ResNet(nn.Module):
-    """ResNet with basic blocks; ``depths`` blocks per stage, base width 64·``width``."""
+class ResNet(SpikingClassifier):
+    """ResNet with basic blocks; ``depths`` blocks per stage, base width 64·``width``; input ``[T, B, C, H, W]``."""
 
     def __init__(self, depths: list[int], num_classes: int, in_channels: int, img_size: int,
                  width: float, levels: int, threshold: float, mask_ratio: float) -> None:
-        super().__init__()
+        super().__init__(num_classes, in_channels, img_size)
         c = [scaled(64 * 2 ** i, width) for i in range(4)]
         if img_size <= 64:
             self.stem = nn.Sequential(nn.Conv2d(in_channels, c[0], 3, 1, 1, bias=False), nn.BatchNorm2d(c[0]),
@@ -62,9 +64,13 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(cin, num_classes)
         init_weights(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, C, H, W]`` images → ``[N, num_classes]`` logits."""
-        return self.fc(torch.flatten(self.pool(self.layers(self.stem(x))), 1))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C, H, W]`` → pooled features ``[T, B, D]`` (T folded into the batch)."""
+        return seq_forward(lambda z: torch.flatten(self.pool(self.layers(self.stem(z))), 1), x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """``[T, B, D]`` → logits ``[T, B, num_classes]``."""
+        return self.fc(features)
 
 
 @register_model

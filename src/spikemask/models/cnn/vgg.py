@@ -14,18 +14,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spikemask.models.layers import init_weights, qcfs_site, scaled
 from spikemask.models._registry import register_model
+from spikemask.models.base import SpikingClassifier
+from spikemask.models.layers import init_weights, qcfs_site, scaled
+from spikemask.snn.functional import seq_forward
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-class VGG(nn.Module):
-    """VGG with conv–BN–(pool)–site stages and a 3-layer classifier."""
+class VGG(SpikingClassifier):
+    """VGG with conv–BN–(pool)–site stages and a 3-layer classifier; input ``[T, B, C, H, W]``."""
 
     def __init__(self, cfg: list, num_classes: int, in_channels: int, img_size: int, width: float,
                  levels: int, threshold: float, mask_ratio: float) -> None:
-        super().__init__()
+        super().__init__(num_classes, in_channels, img_size)
         layers: list[nn.Module] = []
         cin = in_channels
         last_conv = max(i for i, v in enumerate(cfg) if v != "M")
@@ -48,9 +50,13 @@ class VGG(nn.Module):
             nn.Linear(hidden, num_classes))
         init_weights(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, C, H, W]`` images → ``[N, num_classes]`` logits."""
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C, H, W]`` → pooled features ``[T, B, D]`` (T folded into the batch)."""
+        return seq_forward(lambda z: torch.flatten(self.pool(self.features(z)), 1), x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """``[T, B, D]`` → logits ``[T, B, num_classes]`` (the classifier has spike sites too)."""
+        return seq_forward(self.classifier, features)
 
 
 @register_model

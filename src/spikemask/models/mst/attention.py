@@ -1,25 +1,22 @@
 """Spiking window self-attention for MST (MST §3.3, eqs. 6–7; FAITHFULNESS M5, M7, M13).
 
-Attention multiplies two *spike trains*: Q·Kᵀ (eq. 7) and A·V. A converted network runs as an
-ordinary module on folded ``[T*B, ...]`` batches, so a product of two spiking tensors needs to know
-about time. :class:`SpikeProduct` does that, with two modes:
+Attention multiplies two *spike trains*: Q·Kᵀ (eq. 7) and A·V. In the ANN both are the plain product
+``f(a) @ b`` (:class:`AttentionProduct`); conversion (:func:`spikemask.convert.conversion.convert`)
+replaces each by a :class:`SpikeProduct`, which multiplies spike trains in one of two modes:
 
 ``product='step'`` (the MST code and the text of eq. 7)
     ``out[t] = f(a[t]) @ b[t]``: each step multiplies that step's spikes. Stateless. Its time
     average is the mean of products, not the product of the means, so the converted network does
     not reproduce the ANN exactly even for large T.
-``product='rate'`` (conversion-exact)
+``product='rate'`` (conversion-exact; our addition)
     ``out[t] = t·f(ā_t) @ b̄_t − (t−1)·f(ā_{t−1}) @ b̄_{t−1}`` with ``ā_t`` the mean of ``a`` over
     steps 1..t. The outputs up to t then sum to ``t·f(ā_t) @ b̄_t``, so the downstream IF neuron
     sees on average the ANN product of the two rates; the error vanishes as T grows. Stateful
-    (running sums), so it is a :class:`~spikemask.snn.neurons.BaseNeuron`: ``reset_net``,
-    ``set_time_steps`` and ``set_step_mode`` reach it and single-step runs give identical results.
+    (running sums, :class:`~spikemask.snn.base.StatefulModule`), so ``reset_net`` reaches it and
+    chunked and single-step runs give identical results.
 
 ``f`` is the identity for Q·Kᵀ, and for A·V either the identity (``softmax='none'``) or
 ``softmax(· + relative position bias + shift mask)`` (``softmax='code'``).
-
-In the ANN (no ``time_steps`` set, multi-step mode) both modes are the plain product ``f(a) @ b``,
-which is also what a single step gives (T = 1).
 """
 from __future__ import annotations
 
@@ -30,7 +27,8 @@ from torch import nn
 
 from spikemask.errors import SpikemaskError
 from spikemask.models.layers import qcfs_site
-from spikemask.snn.neurons import BaseNeuron
+from spikemask.snn.base import StatefulModule
+from spikemask.snn.functional import time_major_view
 
 PRODUCTS = ("step", "rate")
 SOFTMAX_MODES = ("code", "none")
@@ -41,36 +39,53 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class SpikeProduct(BaseNeuron):
-    """Matrix product ``f(a) @ b`` of two spike trains, per step (``'step'``) or of rates (``'rate'``).
+def check_product(mode: str) -> str:
+    """Validate a spike-product mode (``'step'`` or ``'rate'``)."""
+    if mode not in PRODUCTS:
+        raise SpikemaskError(f"product must be one of {PRODUCTS}, got {mode!r}")
+    return mode
 
-    Args:
-        mode: ``'step'`` or ``'rate'`` (see the module docstring).
-    Shapes: ``a`` ``[T*B, ..., M, K]`` and ``b`` ``[T*B, ..., K, N]`` (folded, ``time_steps`` set),
-    ``[B, ...]`` in single-step mode, or a plain ANN batch; output ``[..., M, N]`` alike.
+
+class AttentionProduct(nn.Module):
+    """The ANN's ``f(a) @ b``; ``mode`` is the :class:`SpikeProduct` mode that conversion will build.
+
+    Shapes: ``a`` ``[N, ..., M, K]``, ``b`` ``[N, ..., K, N']`` → ``[N, ..., M, N']``.
     """
 
     def __init__(self, mode: str = "step") -> None:
         super().__init__()
-        if mode not in PRODUCTS:
-            raise SpikemaskError(f"product must be one of {PRODUCTS}, got {mode!r}")
-        self.mode = mode
-        self.state: tuple[torch.Tensor, torch.Tensor, int, torch.Tensor] | None = None
+        self.mode = check_product(mode)
 
-    def reset(self) -> None:
-        super().reset()
-        self.state = None
+    def forward(self, a: torch.Tensor, b: torch.Tensor,
+                f: Callable[[torch.Tensor], torch.Tensor] = _identity) -> torch.Tensor:  # noqa: D102
+        return f(a) @ b
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor,  # type: ignore[override]
-                f: Callable[[torch.Tensor], torch.Tensor] = _identity) -> torch.Tensor:
-        stateless_ann = self.step_mode == "m" and self.time_steps is None
-        if self.mode == "step" or stateless_ann:
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class SpikeProduct(StatefulModule):
+    """Matrix product ``f(a) @ b`` of two spike trains, per step (``'step'``) or of rates (``'rate'``).
+
+    Args:
+        mode: ``'step'`` or ``'rate'`` (see the module docstring).
+    Shapes: ``a`` ``[T·B, ..., M, K]`` and ``b`` ``[T·B, ..., K, N]`` (folded, inside
+    :func:`~spikemask.snn.functional.folded_time`), ``[T, B, ...]`` (time-major) or ``[B, ...]``
+    (``step_mode='s'``); output ``[..., M, N]`` alike.
+    """
+
+    def __init__(self, mode: str = "step") -> None:
+        super().__init__()
+        self.mode = check_product(mode)
+        self.register_state("state")   # (Σa, Σb, steps done, last cumulative product) in 'rate' mode
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor,
+                f: Callable[[torch.Tensor], torch.Tensor] = _identity) -> torch.Tensor:  # noqa: D102
+        if self.mode == "step":
             return f(a) @ b
-        steps = 1 if self.step_mode == "s" else self.time_steps
-        a_t = a.reshape(steps, a.shape[0] // steps, *a.shape[1:])
-        b_t = b.reshape(steps, b.shape[0] // steps, *b.shape[1:])
-        out = self._rate_scan(a_t, b_t, f)
-        return out[0] if self.step_mode == "s" else out.flatten(0, 1)
+        a_t, restore = time_major_view(a, self.step_mode)
+        b_t, _ = time_major_view(b, self.step_mode)
+        return restore(self._rate_scan(a_t, b_t, f))
 
     def _rate_scan(self, a: torch.Tensor, b: torch.Tensor,
                    f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -107,7 +122,7 @@ class WindowAttention(nn.Module):
     Random Spike Mask):
 
     ``x → qkv → Q [q_site], K [k_site], V [v_site]``;
-    ``S = (Q·Kᵀ) / √d`` (:class:`SpikeProduct`) ``→ A [a_site]`` (eq. 7's A_spk);
+    ``S = (Q·Kᵀ) / √d`` (:class:`AttentionProduct`, a :class:`SpikeProduct` after conversion) ``→ A [a_site]`` (eq. 7's A_spk);
     ``softmax='code'``: ``P = softmax(A + bias + shift mask)`` at every step (M7), ``O = P·V``;
     ``softmax='none'``: bias and shift mask are added to S *before* ``a_site`` (a constant input
     current; masked pairs get −100 and never fire), and ``O = A·V`` — no softmax, as eq. 7's text;
@@ -118,7 +133,7 @@ class WindowAttention(nn.Module):
 
     Args:
         dim: channels C; heads: number of heads (C divisible by heads); window: side w.
-        softmax: ``'code'`` or ``'none'``; product: ``'step'`` or ``'rate'`` (:class:`SpikeProduct`).
+        softmax: ``'code'`` or ``'none'``; product: ``'step'`` or ``'rate'`` (:class:`SpikeProduct` after conversion).
         levels, threshold: QCFS L and initial λ of every site; mask_ratio: RSM ratio of the q/k/a masks.
     Shapes: input ``[N_w, w², C]`` (windows of all images, folded over T), optional shift mask
     ``[nW, w², w²]``; output ``[N_w, w², C]``.
@@ -135,9 +150,9 @@ class WindowAttention(nn.Module):
         self.q_site = qcfs_site(levels, threshold, mask_ratio)
         self.k_site = qcfs_site(levels, threshold, mask_ratio)
         self.v_site = qcfs_site(levels, threshold)
-        self.qk = SpikeProduct(product)
+        self.qk = AttentionProduct(product)
         self.a_site = qcfs_site(levels, threshold, mask_ratio)
-        self.av = SpikeProduct(product)
+        self.av = AttentionProduct(product)
         self.av_site = qcfs_site(levels, threshold)
         self.proj = nn.Linear(dim, dim)
         self.proj_site = qcfs_site(levels, threshold)

@@ -29,7 +29,7 @@ Faithfulness (ids from FAITHFULNESS.md §1):
 - ``init='swin'`` (code: truncated-normal 0.02 linears, for fine-tuning pretrained weights) or
   ``'torch'`` (PyTorch defaults; the small variants, whose attention would start silent otherwise).
 - M12–M14 RSM: ``mask_ratio`` sets the q/k/A masks of every block (the code's only placements);
-  :func:`mask_blocks` and the ``MASK_PARTS`` globs place masks per part and per block.
+  :mod:`spikemask.masks.placement` places masks per part and per block.
 
 Sizes: the image is zero-padded (evenly on both sides of each axis) to the next multiple of
 ``patch_size · 2^(stages−1)`` so every patch merging sees an even grid (28-px MNIST → 32 for
@@ -41,7 +41,7 @@ equals its window has one window and no shift.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -50,9 +50,10 @@ from torch import nn
 from spikemask.models.mst.attention import NEG_INF, WindowAttention
 from spikemask.errors import check
 from spikemask.masks.rsm import check_ratio
-from spikemask.masks.placement import set_mask_ratio
 from spikemask.models.layers import qcfs_site
 from spikemask.models._registry import register_model
+from spikemask.models.base import SpikingClassifier
+from spikemask.snn.functional import seq_forward
 
 # ----------------------------------------------------------------------------- geometry helpers
 def padded_size(img_size: int, patch_size: int, stages: int) -> int:
@@ -226,10 +227,11 @@ class Stage(nn.Module):
         return self.downsample(x) if self.downsample is not None else x
 
 
-class MSTSwin(nn.Module):
+class MSTSwin(SpikingClassifier):
     """Masked Spiking Transformer on a Swin backbone; see the module docstring.
 
-    Input ``[N, in_channels, img_size, img_size]``, output ``[N, num_classes]`` logits.
+    Input ``[T, B, in_channels, img_size, img_size]``, output ``[T, B, num_classes]`` logits (T folded
+    into the batch inside; every layer below sees ``[T·B, ...]``).
     Attributes: ``input_pad`` (pixels added before/after, per axis), ``stage_grids`` and ``stage_windows``.
     """
 
@@ -237,7 +239,7 @@ class MSTSwin(nn.Module):
                  depths: tuple[int, ...], heads: tuple[int, ...], window_size: int, mlp_ratio: float,
                  mlp_bn: bool, final_norm: str, drop_path: float, in_reduce: bool, init: str,
                  spk: SpikeOptions) -> None:
-        super().__init__()
+        super().__init__(num_classes, in_channels, img_size)
         stages = len(depths)
         padded = padded_size(img_size, patch_size, stages)
         self.input_pad = ((padded - img_size) // 2, (padded - img_size + 1) // 2)
@@ -278,68 +280,68 @@ class MSTSwin(nn.Module):
         """All blocks in forward order (index 0 is the first block of the first stage)."""
         return [b for stage in self.layers for b in stage.blocks]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, C, H, W]`` images → ``[N, num_classes]`` logits."""
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """Folded images ``[N, C, H, W]`` → token-averaged features ``[N, D]``."""
         x = self.patch_embed(self.in_reduce(x))
         for stage in self.layers:
             x = stage(x)
-        return self.head(self.norm(x).mean(1))
+        return self.norm(x).mean(1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C, H, W]`` → features ``[T, B, D]`` (final norm, mean over tokens)."""
+        return seq_forward(self._features, x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """``[T, B, D]`` → logits ``[T, B, num_classes]``."""
+        return self.head(features)
+
+    def no_weight_decay(self) -> set[str]:
+        """1-D parameters and the relative position bias tables (as the MST code and timm's Swin)."""
+        return super().no_weight_decay() | {name for name, _ in self.named_parameters()
+                                             if name.endswith("relative_position_bias_table")}
 
 
 # ----------------------------------------------------------------------------- registry
-@dataclass(frozen=True)
-class SwinSize:
-    """Architecture defaults of one registered variant."""
-
-    embed_dim: int
-    depths: tuple[int, ...]
-    heads: tuple[int, ...]
-    patch_size: int
-    window_size: int
-    drop_path: float
-    init: str
-    doc: str
-
-
-VARIANTS = {
-    "mst_swin_t": SwinSize(96, (2, 2, 6, 2), (3, 6, 12, 24), 4, 7, 0.2, "swin",
-                           "MST Swin-T (M1): 27.57 M parameters for 10 classes at 224 px, 28.33 M for 1000."),
-    "mst_swin_tiny_cifar": SwinSize(48, (2, 2, 2), (3, 6, 12), 2, 4, 0.1, "torch",
-                                    "Small MST for 32-px images: patch 2, embed 48, depths 2-2-2, window 4."),
-    "mst_swin_micro": SwinSize(32, (2, 2), (2, 4), 2, 7, 0.0, "torch",
-                               "CPU-sized MST for 28-px MNIST: patch 2, embed 32, depths 2-2, window 7 "
-                               "(token grids 14×14 then 7×7)."),
-}
+def build_mst_swin(*, num_classes: int = 10, in_channels: int = 3, img_size: int = 32, embed_dim: int = 32,
+                   depths: tuple[int, ...] = (2, 2), heads: tuple[int, ...] = (2, 4), patch_size: int = 2,
+                   window_size: int = 7, mlp_ratio: float = 4.0, mlp_bn: bool = True, final_norm: str = "bn",
+                   softmax: str = "code", product: str = "step", levels: int = 16, threshold: float = 2.0,
+                   mask_ratio: float = 0.0, drop_path: float = 0.0, in_reduce: bool = False,
+                   init: str = "torch") -> MSTSwin:
+    """The one MST builder: check the options and build :class:`MSTSwin` (module docstring, M1–M14)."""
+    depths, heads = tuple(depths), tuple(heads)
+    check(len(depths) == len(heads) and len(depths) >= 1,
+          f"depths {depths} and heads {heads} must list one entry per stage")
+    check(all(embed_dim * 2 ** i % h == 0 for i, h in enumerate(heads)),
+          f"embed_dim·2^i must be divisible by heads[i]; got embed_dim={embed_dim}, heads={heads}")
+    check(patch_size >= 1 and window_size >= 1 and mlp_ratio > 0,
+          "patch_size and window_size must be >= 1 and mlp_ratio > 0")
+    check(final_norm in ("bn", "ln"), f"final_norm must be 'bn' or 'ln', got {final_norm!r}")
+    check(0.0 <= drop_path < 1.0, f"drop_path must be in [0, 1), got {drop_path}")
+    check(init in ("swin", "torch"), f"init must be 'swin' or 'torch', got {init!r}")
+    spk = SpikeOptions(levels, threshold, check_ratio(mask_ratio), softmax, product)
+    return MSTSwin(num_classes, in_channels, img_size, patch_size, embed_dim, depths, heads, window_size,
+                   mlp_ratio, mlp_bn, final_norm, drop_path, in_reduce, init, spk)
 
 
-def _builder(name: str, size: SwinSize):
-    def build(*, num_classes: int = 10, in_channels: int = 3, img_size: int = 32,
-              embed_dim: int = size.embed_dim, depths: tuple[int, ...] = size.depths,
-              heads: tuple[int, ...] = size.heads, patch_size: int = size.patch_size,
-              window_size: int = size.window_size, mlp_ratio: float = 4.0, mlp_bn: bool = True,
-              final_norm: str = "bn", softmax: str = "code", product: str = "step", levels: int = 16,
-              threshold: float = 2.0, mask_ratio: float = 0.0, drop_path: float = size.drop_path,
-              in_reduce: bool = False, init: str = size.init) -> MSTSwin:
-        depths, heads = tuple(depths), tuple(heads)
-        check(len(depths) == len(heads) and len(depths) >= 1,
-              f"depths {depths} and heads {heads} must list one entry per stage")
-        check(all(embed_dim * 2 ** i % h == 0 for i, h in enumerate(heads)),
-              f"embed_dim·2^i must be divisible by heads[i]; got embed_dim={embed_dim}, heads={heads}")
-        check(patch_size >= 1 and window_size >= 1 and mlp_ratio > 0,
-              "patch_size and window_size must be >= 1 and mlp_ratio > 0")
-        check(final_norm in ("bn", "ln"), f"final_norm must be 'bn' or 'ln', got {final_norm!r}")
-        check(0.0 <= drop_path < 1.0, f"drop_path must be in [0, 1), got {drop_path}")
-        check(init in ("swin", "torch"), f"init must be 'swin' or 'torch', got {init!r}")
-        spk = SpikeOptions(levels, threshold, check_ratio(mask_ratio), softmax, product)
-        return MSTSwin(num_classes, in_channels, img_size, patch_size, embed_dim, depths, heads, window_size,
-                       mlp_ratio, mlp_bn, final_norm, drop_path, in_reduce, init, spk)
-
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = size.doc
-    return build
+@register_model(options_from=build_mst_swin)
+def mst_swin_t(*, embed_dim: int = 96, depths: tuple[int, ...] = (2, 2, 6, 2), heads: tuple[int, ...] = (3, 6, 12, 24),
+               patch_size: int = 4, window_size: int = 7, drop_path: float = 0.2, init: str = "swin",
+               **kwargs: Any) -> MSTSwin:
+    """MST Swin-T (M1): 27.57 M parameters for 10 classes at 224 px, 28.33 M for 1000."""
+    return build_mst_swin(embed_dim=embed_dim, depths=depths, heads=heads, patch_size=patch_size,
+                          window_size=window_size, drop_path=drop_path, init=init, **kwargs)
 
 
-for _name, _size in VARIANTS.items():
-    register_model(_builder(_name, _size))
+@register_model(options_from=build_mst_swin)
+def mst_swin_tiny_cifar(*, embed_dim: int = 48, depths: tuple[int, ...] = (2, 2, 2), heads: tuple[int, ...] = (3, 6, 12),
+                        patch_size: int = 2, window_size: int = 4, drop_path: float = 0.1, **kwargs: Any) -> MSTSwin:
+    """Small MST for 32-px images: patch 2, embed 48, depths 2-2-2, window 4."""
+    return build_mst_swin(embed_dim=embed_dim, depths=depths, heads=heads, patch_size=patch_size,
+                          window_size=window_size, drop_path=drop_path, **kwargs)
 
 
+@register_model(options_from=build_mst_swin)
+def mst_swin_micro(**kwargs: Any) -> MSTSwin:
+    """CPU-sized MST for 28-px MNIST: patch 2, embed 32, depths 2-2, window 7 (token grids 14×14 then 7×7)."""
+    return build_mst_swin(**kwargs)

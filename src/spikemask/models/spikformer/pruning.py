@@ -28,6 +28,8 @@ potential landed within rounding error of the threshold (tests check ``torch.equ
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from spikemask.errors import check
@@ -51,7 +53,7 @@ def kept_local(unit: TokenConv) -> torch.Tensor:
 def _slice_unit(state: dict[str, torch.Tensor], name: str, rows: torch.Tensor, cols: torch.Tensor | None) -> None:
     """Keep output channels ``rows`` (and input channels ``cols``) of the token conv ``name`` in ``state``."""
     for key in list(state):
-        if not key.startswith(name + ".") or key.endswith("num_batches_tracked"):
+        if not key.startswith(name + ".") or state[key].dim() == 0:   # BN counter, LIF threshold: not per channel
             continue
         value = state[key].index_select(0, rows.to(state[key].device))
         if key == f"{name}.conv.weight" and cols is not None:
@@ -64,7 +66,7 @@ def prune(model: SDMFormer) -> SDMFormer:
     """A new SDMFormer without the masked channels of ``model``; same spikes and logits (module docstring).
 
     The new model keeps ``model``'s device, dtype and train/eval mode, and its registry record
-    (``model_name``, ``model_options`` with ``kept_channels``) so that a checkpoint rebuilds it.
+    (:class:`~spikemask.models.base.ModelConfig`, options with ``kept_channels``) so that a checkpoint rebuilds it.
     Pruning a pruned model changes nothing.
     """
     check(isinstance(model, SDMFormer), f"only SDMFormer models can be pruned (they have channel masks); "
@@ -85,9 +87,8 @@ def prune(model: SDMFormer) -> SDMFormer:
         _slice_unit(state, name, rows[name], rows[f"{block}.{source}"] if source else None)
     pruned.load_state_dict(state)
 
-    for attr in ("model_name", "num_classes", "in_channels", "img_size"):
-        if hasattr(model, attr):
-            setattr(pruned, attr, getattr(model, attr))
-    pruned.model_options = {**getattr(model, "model_options", {}), "kept_channels": kept_channels}
+    if model.model_config is not None:
+        pruned.model_config = replace(model.model_config,
+                                      options={**model.model_config.options, "kept_channels": kept_channels})
     return pruned.train(model.training)
 

@@ -16,13 +16,14 @@ masking (A3) plus 4,608 mask entries ``m``; training then switches channels off,
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from spikemask.masks.dynamic import DynamicMask
-from spikemask.models.spikformer.spikformer import Spikformer, register_sizes
+from spikemask.models._registry import register_model
+from spikemask.models.spikformer.spikformer import Spikformer
 
 
 class LearnablePositionEmbedding(nn.Module):
@@ -51,28 +52,55 @@ class SDMFormer(Spikformer):
             ``kept_channels`` for a pruned model).
     """
 
-    position_encoding = LearnablePositionEmbedding
-
     def __init__(self, *, mask_init: float = 0.0, mask_penalty: float = 0.0, **kwargs: Any) -> None:
         super().__init__(mask_init=mask_init, **kwargs)
         for module in self.modules():
             if isinstance(module, DynamicMask):
                 module.set_penalty(mask_penalty)
 
-
-def sdmformer_builder(depth: int, dim: int) -> Callable[..., SDMFormer]:
-    """A registry builder for SDMFormer-``depth``-``dim``."""
-    def build(*, num_classes: int = 10, in_channels: int = 2, img_size: int = 128, time_steps: int = 16,
-              patch: int = 16, heads: int = 16, mlp_ratio: float = 4.0, mask_init: float = 0.0,
-              mask_penalty: float = 0.0, kept_channels: dict[str, list[int]] | None = None) -> SDMFormer:
-        return SDMFormer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
-                         in_channels=in_channels, img_size=img_size, time_steps=time_steps, patch=patch,
-                         mask_init=mask_init, mask_penalty=mask_penalty, kept_channels=kept_channels)
-    return build
+    def build_position_encoding(self, dim: int, grid: int) -> nn.Module:
+        """SDMFormer's LPE (D6) in place of Spikformer's RPE."""
+        return LearnablePositionEmbedding(dim, grid)
 
 
-register_sizes("sdmformer", sdmformer_builder,
-               "SDMFormer-{depth}-{dim}: DMEB masks + LPE (D1–D6); kept_channels builds a pruned model.")
+def build_sdmformer(*, depth: int, dim: int, num_classes: int = 10, in_channels: int = 2, img_size: int = 128,
+                    time_steps: int = 16, patch: int = 16, heads: int = 16, mlp_ratio: float = 4.0,
+                    mask_init: float = 0.0, mask_penalty: float = 0.0,
+                    kept_channels: dict[str, list[int]] | None = None) -> SDMFormer:
+    """The one SDMFormer builder (``depth``, ``dim`` fixed by the entry point); ``kept_channels``: pruned."""
+    return SDMFormer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
+                     in_channels=in_channels, img_size=img_size, time_steps=time_steps, patch=patch,
+                     mask_init=mask_init, mask_penalty=mask_penalty, kept_channels=kept_channels)
+
+
+@register_model(options_from=build_sdmformer)
+def sdmformer(**kwargs: Any) -> SDMFormer:
+    """SDMFormer-2-256: DMEB masks + LPE (D1–D6); kept_channels builds a pruned model."""
+    return build_sdmformer(depth=2, dim=256, **kwargs)
+
+
+@register_model(options_from=build_sdmformer)
+def sdmformer_2_64(**kwargs: Any) -> SDMFormer:
+    """SDMFormer-2-64: DMEB masks + LPE (D1–D6); kept_channels builds a pruned model."""
+    return build_sdmformer(depth=2, dim=64, **kwargs)
+
+
+@register_model(options_from=build_sdmformer)
+def sdmformer_2_256(**kwargs: Any) -> SDMFormer:
+    """SDMFormer-2-256: DMEB masks + LPE (D1–D6); kept_channels builds a pruned model."""
+    return build_sdmformer(depth=2, dim=256, **kwargs)
+
+
+@register_model(options_from=build_sdmformer)
+def sdmformer_1_512(**kwargs: Any) -> SDMFormer:
+    """SDMFormer-1-512: DMEB masks + LPE (D1–D6); kept_channels builds a pruned model."""
+    return build_sdmformer(depth=1, dim=512, **kwargs)
+
+
+@register_model(options_from=build_sdmformer)
+def sdmformer_4_384(**kwargs: Any) -> SDMFormer:
+    """SDMFormer-4-384: DMEB masks + LPE (D1–D6); kept_channels builds a pruned model."""
+    return build_sdmformer(depth=4, dim=384, **kwargs)
 
 
 # ----------------------------------------------------------------------------- figure analyses

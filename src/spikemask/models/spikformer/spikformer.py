@@ -2,12 +2,13 @@
 
 Data flow (time-major; D = ``dim``, N = h·w tokens)::
 
-    [B, C, H, W] image (repeated T times) or [T, B, C, H, W] frames
+    [T, B, C, H, W] frames (a static image repeated T times, or event frames)
     → SPS: 4 × [conv3×3 (no bias) → BN → LIF → MaxPool(3, 2, 1)], channels C → D/8 → D/4 → D/2 → D  (S1)
     → position encoding, RPE: x + LIF(BN(conv3×3(x))), no neuron after the sum          [T, B, D, h, w]
     → flatten the token grid                                                            [T, B, D, N]
     → ``depth`` blocks: x = x + SSA(x); x = x + MLP(x)                                  (S2, S3)
-    → mean over T and tokens → Linear                                                   [B, num_classes]  (S5)
+    → mean over tokens → Linear, per step                                              [T, B, num_classes]
+      (the answer is the mean over T, as the official code's head of the T-mean: the head is linear, S5)
 
 Every neuron is Spikformer's LIF (S4): τ = 2, threshold 1 (0.5 for the attention output), hard reset
 to 0, sigmoid surrogate α = 4, detached reset. Parameter count: Spikformer-2-256 with 2 input
@@ -22,21 +23,22 @@ ones, as in Spikformer's static-image (CIFAR) model. 128 px, patch 16 → 8×8 =
 28 px MNIST → 2×2; with ``patch=4`` MNIST gets 7×7 tokens.
 
 SDMFormer (:mod:`.sdmformer`) reuses these classes with channel masks (``mask_init``) and its own
-position encoding; ``kept_channels`` builds a physically pruned SDMFormer (:mod:`spikemask.models.spikformer.pruning`).
+position encoding; ``kept_channels`` builds a physically pruned SDMFormer (:mod:`.pruning`).
 """
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
+from spikemask.errors import check
 from spikemask.masks.dynamic import DynamicMask
-from spikemask.errors import SpikemaskError, check
-from spikemask.snn.functional import seq_forward
-from spikemask.snn.neurons import LIFNeuron, reset_net
 from spikemask.models._registry import register_model
+from spikemask.models.base import SpikingClassifier
+from spikemask.snn.functional import seq_forward
+from spikemask.snn.neurons import LIFNeuron
 
 ATTENTION_SCALE = 0.25        # SSA scale of the official DVS code (S2, A7)
 ATTENTION_THRESHOLD = 0.5     # threshold of the neuron after Q·Kᵀ·V (S2, A7)
@@ -118,11 +120,10 @@ class SpikingPatchSplitting(nn.Module):
 class RelativePositionEncoding(nn.Module):
     """RPE (S1): ``x + LIF(BN(conv3×3(x)))`` with no neuron after the sum (values in {0, 1, 2}).
 
-    Shapes: ``[T, B, D, h, w]`` → same. ``grid`` (= h) is unused; it is part of the position-encoding
-    constructor signature ``(dim, grid)`` shared with SDMFormer's LPE.
+    Shapes: ``[T, B, D, h, w]`` → same.
     """
 
-    def __init__(self, dim: int, grid: int) -> None:
+    def __init__(self, dim: int) -> None:
         super().__init__()
         self.stage = ConvStage(dim, dim, pool=False)
 
@@ -252,26 +253,23 @@ def split_kept_channels(kept: dict[str, list[int]] | None, depth: int, widths: d
     return per_block
 
 
-class Spikformer(nn.Module):
-    """Spikformer (see the module docstring). Input ``[B, C, H, W]`` or ``[T, B, C, H, W]``; output ``[B, classes]``.
+class Spikformer(SpikingClassifier):
+    """Spikformer (see the module docstring). Input ``[T, B, C, H, W]``; output per-step logits ``[T, B, classes]``.
 
     Args:
         depth: number of encoder blocks L; dim: embedding dimension D (a multiple of 8 and of ``heads``).
         heads: attention heads; mlp_ratio: MLP hidden width / D.
         num_classes, in_channels, img_size: output classes, input channels, input side in pixels.
-        time_steps: T used for static ``[B, C, H, W]`` input (frames ``[T, B, ...]`` bring their own T).
+        time_steps: ``default_time_steps``, the T a static image is shown for (frames bring their own T).
         patch: SPS down-sampling factor (see the pooling rule above).
         mask_init: ``None`` (Spikformer) or the initial mask value of every token conv (SDMFormer).
         kept_channels: for a pruned model, ``{"blocks.<i>.<layer>": kept channel numbers}``.
     """
 
-    # Built after SPS as ``position_encoding(dim, grid)``; SDMFormer replaces it with LPE.
-    position_encoding: Callable[[int, int], nn.Module] = RelativePositionEncoding
-
     def __init__(self, *, depth: int, dim: int, heads: int = 16, mlp_ratio: float = 4.0, num_classes: int = 10,
                  in_channels: int = 2, img_size: int = 128, time_steps: int = 16, patch: int = 16,
                  mask_init: float | None = None, kept_channels: dict[str, list[int]] | None = None) -> None:
-        super().__init__()
+        super().__init__(num_classes, in_channels, img_size)
         self.config = dict(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
                            in_channels=in_channels, img_size=img_size, time_steps=time_steps, patch=patch,
                            mask_init=mask_init, kept_channels=kept_channels)
@@ -283,28 +281,29 @@ class Spikformer(nn.Module):
         check(isinstance(mlp_ratio, (int, float)) and int(dim * mlp_ratio) >= 1,
               f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         hidden = int(dim * mlp_ratio)
-        self.num_classes, self.in_channels, self.img_size, self.time_steps = num_classes, in_channels, img_size, time_steps
+        self.default_time_steps = time_steps
         pools = pooling_stages(img_size, patch)
         self.grid = pooled_side(img_size, pools)
         widths = {"attn.q": dim, "attn.k": dim, "attn.v": dim, "attn.proj": dim, "mlp.fc1": hidden, "mlp.fc2": dim}
         kept = split_kept_channels(kept_channels, depth, widths)
 
         self.patch_embed = SpikingPatchSplitting(in_channels, dim, pools)
-        self.pos = type(self).position_encoding(dim, self.grid)
+        self.pos = self.build_position_encoding(dim, self.grid)
         self.blocks = nn.ModuleList(Block(dim, heads, hidden, mask_init, kept[i]) for i in range(depth))
         self.head = nn.Linear(dim, num_classes)
         nn.init.trunc_normal_(self.head.weight, std=0.02)  # S5: only the Linear is re-initialised
         nn.init.zeros_(self.head.bias)
 
-    def to_time_major(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C, H, W]`` → repeated ``[T, B, C, H, W]`` (T = ``time_steps``); 5-D input is returned as is."""
-        if x.dim() == 4:
-            x = x.unsqueeze(0).expand(self.time_steps, *x.shape)
-        c, s = self.in_channels, self.img_size
-        if x.dim() != 5 or tuple(x.shape[2:]) != (c, s, s):
-            raise SpikemaskError(f"expected images [B, {c}, {s}, {s}] or time-major frames [T, B, {c}, {s}, {s}], "
-                                 f"got {list(x.shape)}; build the model with matching in_channels/img_size")
-        return x
+    def filter_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Checkpoints written before LIF thresholds became buffers lack them: take the model's own
+        (they are constants of the architecture, S4, not trained)."""
+        own = self.state_dict()
+        missing = {k: v for k, v in own.items() if k.endswith("lif.threshold") and k not in state}
+        return {**state, **missing}
+
+    def build_position_encoding(self, dim: int, grid: int) -> nn.Module:
+        """Spikformer's RPE (S1); SDMFormer builds its LPE here instead."""
+        return RelativePositionEncoding(dim)
 
     def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Time-major input ``[T, B, C, H, W]`` → residual stream after the last block ``[T, B, D, N]``."""
@@ -313,37 +312,48 @@ class Spikformer(nn.Module):
             x = block(x)
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C, H, W]`` or ``[T, B, C, H, W]`` → logits ``[B, num_classes]`` (averaged over T and tokens)."""
-        x = self.to_time_major(x)
-        reset_net(self)
-        return self.head(self.forward_tokens(x).mean(dim=(0, 3)))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C, H, W]`` → token-averaged features ``[T, B, D]``."""
+        return self.forward_tokens(x).mean(dim=3)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """``[T, B, D]`` → logits ``[T, B, num_classes]``."""
+        return self.head(features)
 
 
 # ----------------------------------------------------------------------------- registry
-SIZES = {"": (2, 256), "_2_64": (2, 64), "_2_256": (2, 256), "_1_512": (1, 512), "_4_384": (4, 384)}
+def build_spikformer(*, depth: int, dim: int, num_classes: int = 10, in_channels: int = 2, img_size: int = 128,
+                     time_steps: int = 16, patch: int = 16, heads: int = 16, mlp_ratio: float = 4.0) -> Spikformer:
+    """The one Spikformer builder (``depth`` and ``dim`` are fixed by the entry point's name)."""
+    return Spikformer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
+                      in_channels=in_channels, img_size=img_size, time_steps=time_steps, patch=patch)
 
 
-def register_sizes(family: str, make_builder: Callable[[int, int], Callable[..., nn.Module]], doc: str) -> None:
-    """Register ``family`` + each suffix of :data:`SIZES` (``spikformer``, ``spikformer_2_256``, ...).
-
-    ``make_builder(depth, dim)`` returns a builder with keyword-only options and defaults, as
-    :func:`~spikemask.models._registry.create_model` expects; ``doc`` is formatted with depth and dim.
-    """
-    for suffix, (depth, dim) in SIZES.items():
-        build = make_builder(depth, dim)
-        build.__name__ = build.__qualname__ = family + suffix
-        build.__doc__ = doc.format(depth=depth, dim=dim)
-        register_model(build)
+@register_model(options_from=build_spikformer)
+def spikformer(**kwargs: Any) -> Spikformer:
+    """Spikformer-2-256: the official DVS model (S1–S8)."""
+    return build_spikformer(depth=2, dim=256, **kwargs)
 
 
-def spikformer_builder(depth: int, dim: int) -> Callable[..., Spikformer]:
-    """A registry builder for Spikformer-``depth``-``dim``."""
-    def build(*, num_classes: int = 10, in_channels: int = 2, img_size: int = 128, time_steps: int = 16,
-              patch: int = 16, heads: int = 16, mlp_ratio: float = 4.0) -> Spikformer:
-        return Spikformer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
-                          in_channels=in_channels, img_size=img_size, time_steps=time_steps, patch=patch)
-    return build
+@register_model(options_from=build_spikformer)
+def spikformer_2_64(**kwargs: Any) -> Spikformer:
+    """Spikformer-2-64: the official DVS model (S1–S8) at D = 64."""
+    return build_spikformer(depth=2, dim=64, **kwargs)
 
 
-register_sizes("spikformer", spikformer_builder, "Spikformer-{depth}-{dim}: the official DVS model (S1–S8).")
+@register_model(options_from=build_spikformer)
+def spikformer_2_256(**kwargs: Any) -> Spikformer:
+    """Spikformer-2-256: the official DVS model (S1–S8)."""
+    return build_spikformer(depth=2, dim=256, **kwargs)
+
+
+@register_model(options_from=build_spikformer)
+def spikformer_1_512(**kwargs: Any) -> Spikformer:
+    """Spikformer-1-512: the official DVS model (S1–S8), one block at D = 512."""
+    return build_spikformer(depth=1, dim=512, **kwargs)
+
+
+@register_model(options_from=build_spikformer)
+def spikformer_4_384(**kwargs: Any) -> Spikformer:
+    """Spikformer-4-384: the official DVS model (S1–S8), four blocks at D = 384."""
+    return build_spikformer(depth=4, dim=384, **kwargs)
