@@ -245,3 +245,37 @@ def test_mask_penalty_option():
     for bad in (-1.0, float("nan"), "x"):
         with pytest.raises(SpikemaskError):
             tiny(mask_penalty=bad)
+
+
+def test_mask_penalty_gradient_matches_hand_formula():
+    """∂m = grad_from_loss + λ·max(0, 1 - |tanh m|)·(1 - tanh² m), with λ set after construction."""
+    torch.manual_seed(0)
+    m = torch.tensor([-2.0, -0.4, 0.0, 0.3, 1.5, 4.0])
+    x, weight = torch.randn(3, 6, 5), torch.randn(3, 6, 5)
+
+    def grad_of_m(penalty: float) -> torch.Tensor:
+        mask = DynamicMask(6)
+        mask.set_penalty(penalty)
+        with torch.no_grad():
+            mask.m.copy_(m)
+        (mask(x) * weight).sum().backward()
+        return mask.m.grad
+
+    t = torch.tanh(m)
+    slope = (1 - t.abs()).clamp(min=0) * (1 - t * t)                     # ∂M/∂m = SH'(tanh m)(1 - tanh² m)
+    grad_from_loss = (x * weight).sum(dim=(0, 2)) * slope
+    assert torch.allclose(grad_of_m(0.0), grad_from_loss)
+    assert torch.allclose(grad_of_m(0.05), grad_from_loss + 0.05 * slope)
+
+
+def test_mask_penalty_counts_once_per_forward():
+    """The penalty rides on gate(): each back-propagated forward adds λ·∂SH/∂m once; kept() adds nothing."""
+    mask = DynamicMask(3, penalty=0.5)
+    x = torch.zeros(1, 3)                                               # no gradient from the loss itself
+    mask.kept()
+    mask(x).sum().backward()
+    once = mask.m.grad.clone()
+    assert torch.allclose(once, torch.full((3,), 0.5))                  # m = 0: SH'(0)·(1 - 0) = 1
+    mask.m.grad = None
+    (mask(x) + mask(x)).sum().backward()
+    assert torch.allclose(mask.m.grad, 2 * once)

@@ -19,9 +19,15 @@ Initialisation ``m = 0`` (every channel on, surrogate slope at its peak) is the 
 1-D parameter, so :func:`spikemask.train.trainer.param_groups` already exempts it from weight decay (A2).
 
 ``penalty`` (default 0 = off) is **our addition, not in the paper**: ``λ > 0`` adds ``λ · Σ_c SH(tanh m_c)``
-(a smooth count of the kept channels) to the training loss. It is applied as a gradient hook on ``m``,
-so the trainer's loss is untouched: ``∂/∂m_c = λ · SH'(tanh m_c) · (1 - tanh² m_c)``, i.e. ``λ`` near
-``m = 0``.
+(a smooth count of the kept channels) to the training loss. It is folded into the backward of
+:class:`SurrogateHeaviside`, which returns ``grad · SH'(x) + λ · SH'(x)`` for ``x = tanh m``, so the
+trainer's loss is untouched and the chain rule through tanh gives the penalty's gradient
+``∂/∂m_c = λ · SH'(tanh m_c) · (1 - tanh² m_c)``, i.e. ``λ`` near ``m = 0``.
+
+The penalty is added once per back-propagated call of :meth:`DynamicMask.gate`. ``gate()`` is called once
+per :meth:`DynamicMask.forward` (``kept()`` and ``extra_repr`` detach it), so the penalty enters each
+backward exactly once as long as the mask's forward runs once per backward, as in training. A mask run
+twice before one backward (e.g. two forwards whose losses are summed) receives ``2λ``.
 """
 from __future__ import annotations
 
@@ -34,17 +40,23 @@ from spikemask.errors import SpikemaskError
 
 
 class SurrogateHeaviside(torch.autograd.Function):
-    """Heaviside step forward (H(0) = 1), ``SH'(x) = max(0, 1 - |x|)`` backward (see module docstring)."""
+    """Heaviside step forward (H(0) = 1), ``SH'(x) = max(0, 1 - |x|)`` backward (see module docstring).
+
+    ``apply(x, penalty)`` with ``penalty = λ > 0`` also adds ``λ · SH'(x)``, the gradient of
+    ``λ · Σ SH(x)``, to the gradient of ``x`` (the kept-channel penalty of :class:`DynamicMask`).
+    """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(ctx, x: torch.Tensor, penalty: float = 0.0) -> torch.Tensor:  # noqa: D102
         ctx.save_for_backward(x)
+        ctx.penalty = penalty
         return (x >= 0).to(x.dtype)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
         (x,) = ctx.saved_tensors
-        return grad * (1 - x.abs()).clamp(min=0)
+        slope = (1 - x.abs()).clamp(min=0)
+        return grad * slope + ctx.penalty * slope, None
 
 
 class DynamicMask(nn.Module):
@@ -73,19 +85,14 @@ class DynamicMask(nn.Module):
         if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty) \
                 or penalty < 0:
             raise SpikemaskError(f"mask_penalty must be a finite number >= 0, got {penalty!r}")
-        if penalty > 0 and not hasattr(self, "_penalty_hook"):
-            self._penalty_hook = self.m.register_hook(self._add_penalty)
         self.penalty = float(penalty)
 
-    def _add_penalty(self, grad: torch.Tensor) -> torch.Tensor:
-        if self.penalty == 0:
-            return grad
-        t = torch.tanh(self.m.detach())
-        return grad + self.penalty * (1 - t.abs()).clamp(min=0) * (1 - t * t)
-
     def gate(self) -> torch.Tensor:
-        """``M = Heaviside(tanh m)``, shape ``[C]``, values in {0, 1}, differentiable w.r.t. ``m`` via SH'."""
-        return SurrogateHeaviside.apply(torch.tanh(self.m))
+        """``M = Heaviside(tanh m)``, shape ``[C]``, values in {0, 1}, differentiable w.r.t. ``m`` via SH'.
+
+        Its backward also carries the penalty's gradient (once per call; see the module docstring).
+        """
+        return SurrogateHeaviside.apply(torch.tanh(self.m), self.penalty)
 
     def kept(self) -> torch.Tensor:
         """Boolean ``[C]``: the channels that pass (``M_c = 1``); the same test the forward pass uses."""
