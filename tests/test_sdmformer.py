@@ -7,7 +7,8 @@ import torch
 
 from spikformer_helpers import tiny as tiny_model
 
-from spikemask.masks.dynamic import DynamicMask, SurrogateHeaviside, mask_report
+from spikemask.masks.dynamic import DynamicMask, mask_report
+from spikemask.snn.surrogate import SurrogateHeaviside
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
 from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps

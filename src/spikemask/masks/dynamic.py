@@ -7,7 +7,7 @@ A mask layer sits after a conv (+ BN) with ``C`` output channels and owns one tr
 
 so a channel with ``M_c = 0`` is exactly zero downstream and can be pruned away
 (:mod:`spikemask.models.spikformer.pruning`). Backward, the Heaviside is replaced by the derivative of the paper's
-piecewise-quadratic ``SurrogateHeaviside``:
+piecewise-quadratic ``SurrogateHeaviside`` (:class:`spikemask.snn.surrogate.SurrogateHeaviside`):
 
     SH(x)  = 0 (x < -1),  (x + 1)²/2 (-1 <= x < 0),  (2x - x² + 1)/2 (0 <= x < 1),  1 (x >= 1)
     SH'(x) = x + 1 on [-1, 0),  1 - x on [0, 1),  0 elsewhere   ( = max(0, 1 - |x|) )
@@ -20,7 +20,7 @@ Initialisation ``m = 0`` (every channel on, surrogate slope at its peak) is the 
 
 ``penalty`` (default 0 = off) is **our addition, not in the paper**: ``λ > 0`` adds ``λ · Σ_c SH(tanh m_c)``
 (a smooth count of the kept channels) to the training loss. It is folded into the backward of
-:class:`SurrogateHeaviside`, which returns ``grad · SH'(x) + λ · SH'(x)`` for ``x = tanh m``, so the
+:class:`~spikemask.snn.surrogate.SurrogateHeaviside`, which returns ``grad · SH'(x) + λ · SH'(x)`` for ``x = tanh m``, so the
 trainer's loss is untouched and the chain rule through tanh gives the penalty's gradient
 ``∂/∂m_c = λ · SH'(tanh m_c) · (1 - tanh² m_c)``, i.e. ``λ`` near ``m = 0``.
 
@@ -37,26 +37,7 @@ import torch
 from torch import nn
 
 from spikemask.errors import SpikemaskError
-
-
-class SurrogateHeaviside(torch.autograd.Function):
-    """Heaviside step forward (H(0) = 1), ``SH'(x) = max(0, 1 - |x|)`` backward (see module docstring).
-
-    ``apply(x, penalty)`` with ``penalty = λ > 0`` also adds ``λ · SH'(x)``, the gradient of
-    ``λ · Σ SH(x)``, to the gradient of ``x`` (the kept-channel penalty of :class:`DynamicMask`).
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, penalty: float = 0.0) -> torch.Tensor:  # noqa: D102
-        ctx.save_for_backward(x)
-        ctx.penalty = penalty
-        return (x >= 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
-        (x,) = ctx.saved_tensors
-        slope = (1 - x.abs()).clamp(min=0)
-        return grad * slope + ctx.penalty * slope, None
+from spikemask.snn.surrogate import SurrogateHeaviside
 
 
 class DynamicMask(nn.Module):

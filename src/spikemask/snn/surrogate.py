@@ -6,6 +6,7 @@ Backward: the derivative of a smooth stand-in, with sharpness ``alpha``:
 - ``sigmoid``: ``d/dx sigmoid(alpha x) = alpha * s * (1 - s)``, ``s = sigmoid(alpha x)`` (Spikformer, alpha = 4).
 - ``atan``: ``d/dx (1/pi) atan(pi/2 alpha x) = alpha / 2 / (1 + (pi/2 alpha x)^2)`` (SpikingJelly's ATan, alpha = 2).
 
+:class:`SurrogateHeaviside` is SDMFormer's mask gate: Heaviside forward, ``max(0, 1 − |x|)`` backward.
 :func:`floor_ste` is QCFS's floor with a straight-through (identity) gradient.
 """
 from __future__ import annotations
@@ -70,3 +71,23 @@ class _FloorSTE(torch.autograd.Function):
 def floor_ste(x: torch.Tensor) -> torch.Tensor:
     """``floor(x)`` with a straight-through gradient (QCFS, FAITHFULNESS M6)."""
     return _FloorSTE.apply(x)
+
+
+class SurrogateHeaviside(torch.autograd.Function):
+    """Heaviside step forward (H(0) = 1), ``SH'(x) = max(0, 1 - |x|)`` backward (SDMFormer §3.2, :mod:`spikemask.masks.dynamic`).
+
+    ``apply(x, penalty)`` with ``penalty = λ > 0`` also adds ``λ · SH'(x)``, the gradient of
+    ``λ · Σ SH(x)``, to the gradient of ``x`` (the kept-channel penalty of :class:`~spikemask.masks.dynamic.DynamicMask`).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, penalty: float = 0.0) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(x)
+        ctx.penalty = penalty
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
+        (x,) = ctx.saved_tensors
+        slope = (1 - x.abs()).clamp(min=0)
+        return grad * slope + ctx.penalty * slope, None
