@@ -33,3 +33,8 @@ def test_local_datasets_never_download_and_say_where_files_go(tmp_path):
         get_dataset("imagefolder", root=str(tmp_path))
     with pytest.raises(SpikemaskError, match="unknown dataset"):
         get_dataset("imagenet22k")
+
+
+def test_cifar100_without_its_files_says_where_they_go(tmp_path):
+    with pytest.raises(SpikemaskError, match="CIFAR-100 not found.*cifar-100-python"):
+        get_dataset("cifar100", root=str(tmp_path))

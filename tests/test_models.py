@@ -113,3 +113,21 @@ def test_mst_relative_position_bias_gets_no_weight_decay():
     decayed = {id(p) for g in param_groups(m, 0.05) if g["weight_decay"] > 0 for p in g["params"]}
     assert not any(id(p) in decayed for n, p in m.named_parameters() if n in tables)
     assert any(id(p) in decayed for n, p in m.named_parameters() if n.endswith("qkv.weight"))
+
+
+def test_printed_models_show_their_spiking_settings():
+    """``repr`` of a converted MST with held masks and of an SDMFormer names every spiking setting."""
+    from spikemask.convert.conversion import convert
+    from spikemask.masks.placement import set_mask_ratio
+    mst = spikemask.create_model("mst_swin_micro", in_channels=1, img_size=28, embed_dim=8, heads=(1, 2),
+                                 product="rate", levels=4)
+    set_mask_ratio(mst, 0.5, "*.attn.q_site.mask", seed=1)
+    ann_text = repr(mst)
+    assert "levels=4, threshold=2" in ann_text and "ratio=0.5, mode='random', seed=1" in ann_text
+    assert "grid=14, window=7, shift=3" in ann_text and "softmax='code'" in ann_text
+    snn_text = repr(convert(mst, hold_masks=True))
+    assert "threshold=2, v_init=0.5, step_mode='m'" in snn_text and "ratio=0.5, held, seed=1" in snn_text
+    assert "SpikeProduct(mode='rate')" in snn_text
+    sdm = repr(spikemask.create_model("sdmformer_2_64", in_channels=1, img_size=16, patch=4, heads=2,
+                                      mask_penalty=0.01))
+    assert "channels=64, kept=64, penalty=0.01" in sdm and "reset=hard(v_reset=0.0)" in sdm

@@ -40,17 +40,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write(path, lambda f: json.dump(obj, f, indent=2, sort_keys=False), "w")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, with a clear error if it is missing or corrupt."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpikemaskError(f"file not found: {path}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise SpikemaskError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}); re-create it") from None
-
-
 def save_torch(path: str | os.PathLike, obj: Any) -> Path:
     """``torch.save`` to ``path`` atomically."""
     return atomic_write(path, lambda f: torch.save(obj, f), "wb")
