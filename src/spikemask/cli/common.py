@@ -2,46 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import ast
-from typing import Any
 
-from spikemask.errors import SpikemaskError
-
-
-def parse_options(pairs: list[str] | None) -> dict[str, Any]:
-    """``["width=0.25", "levels=4"]`` → ``{"width": 0.25, "levels": 4}`` (values parsed as Python literals)."""
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SpikemaskError(f"model option {pair!r} is not KEY=VALUE (e.g. --opt width=0.25)")
-        try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value
-    return options
+from spikemask.masks.rsm import check_ratio
+from spikemask.cli.options import parse_options, value_parser  # noqa: F401  (parse_options: for the commands)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def mask_ratio(text: str) -> float:
-    """argparse type: a masking ratio in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a masking ratio in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"masking ratio must be in [0, 1), got {value}")
-    return value
+positive_int = value_parser(int, minimum=1)        # argparse type: an integer >= 1
+mask_ratio = value_parser(float, check=check_ratio)  # argparse type: a masking ratio in [0, 1)
 
 
 def add_data_args(p: argparse.ArgumentParser, default: str = "mnist") -> None:
