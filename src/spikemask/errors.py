@@ -9,7 +9,9 @@ parameter's name (``epochs must be >= 1, got 0``); the CLI shows the flag instea
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 
 class SpikemaskError(Exception):
@@ -46,3 +48,27 @@ def check_option(condition: bool, params: str | tuple[str, ...], problem: str) -
     """Raise :class:`OptionError` ``(params, problem)`` unless ``condition`` holds."""
     if not condition:
         raise OptionError(params, problem)
+
+
+def check_limits(config: Any) -> None:
+    """Check each field of dataclass ``config`` against the limits in its ``metadata``.
+
+    ``min`` (smallest number), ``choices`` (allowed values) and ``check`` (a function that raises
+    :class:`SpikemaskError` for a bad value) apply to the value, or to each value of a list or
+    tuple; None is always accepted. These are the limits the CLI applies as it parses flags.
+
+    Raises:
+        OptionError: naming the field, e.g. ``time_steps must be >= 1, got 0``.
+    """
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        minimum, choices, validate = f.metadata.get("min"), f.metadata.get("choices"), f.metadata.get("check")
+        for v in [] if value is None else value if isinstance(value, (list, tuple)) else [value]:
+            check_option(minimum is None or v >= minimum, f.name, f"must be >= {minimum}, got {v}")
+            check_option(choices is None or v in choices, f.name,
+                         f"must be one of {', '.join(map(str, choices or ()))}, got {v!r}")
+            if validate is not None:
+                try:
+                    validate(v)
+                except SpikemaskError as e:
+                    raise OptionError(f.name, f"is invalid: {e}") from None

@@ -6,17 +6,25 @@ commands make their flags from them (:mod:`spikemask.cli.options`). Every study 
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from spikemask.checkpoint import build_model, load_checkpoint
 from spikemask.data import get_dataset
-from spikemask.errors import OptionError, SpikemaskError, check, check_option
+from spikemask.errors import check, check_limits, check_option
 from spikemask.masks.placement import apply_mask_setting
+
+
+Log = Callable[[str], None] | None   # gets one line of text per finished step (e.g. print); None: quiet
+
+
+def say(log: Log, line: str) -> None:
+    """Pass ``line`` to ``log`` unless it is None."""
+    if log is not None:
+        log(line)
 
 
 @dataclass(kw_only=True)
@@ -32,7 +40,7 @@ class DataSettings:
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto (auto: cuda if available)"})
 
     def validate(self) -> None:
-        """Raise :class:`~spikemask.errors.OptionError` for a field outside its limits (``min``, ``check``)."""
+        """Raise :class:`~spikemask.errors.OptionError` for a field outside its limits (:func:`check_limits`)."""
         check_limits(self)
 
 
@@ -51,25 +59,6 @@ class EvalSettings(DataSettings):
                 "step (the code, M12)"})
     alpha: float = field(default=1.0, metadata={"help": "energy per spike in J, P = spikes/1 ms × α"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
-
-
-def check_limits(config: Any) -> None:
-    """Check every field of dataclass ``config`` (each value of a list) against its ``min`` and ``check``.
-
-    Raises:
-        OptionError: naming the field, e.g. ``time_steps must be >= 1, got 0``.
-    """
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        values = value if isinstance(value, (list, tuple)) else [value]
-        for v in values if value is not None else []:
-            minimum = f.metadata.get("min")
-            check_option(minimum is None or v >= minimum, f.name, f"must be >= {minimum}, got {v}")
-            if "check" in f.metadata:
-                try:
-                    f.metadata["check"](v)
-                except SpikemaskError as e:
-                    raise OptionError(f.name, f"is invalid: {e}") from None
 
 
 def test_loader(model: nn.Module, settings: DataSettings, limit: int | None = None) -> DataLoader:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch.utils.data import DataLoader
 
@@ -25,7 +25,8 @@ from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.report.plots import plot_accuracy_vs_steps, plot_power_vs_ratio
 from spikemask.report.tables import Table3Row, table3
-from spikemask.studies.common import check_limits
+from spikemask.errors import check_limits
+from spikemask.studies.common import Log, say
 from spikemask.train.config import TrainConfig
 from spikemask.train.trainer import evaluate_accuracy, pick_device, train
 
@@ -98,12 +99,7 @@ class DemoResult:
         ]
 
 
-def _say(log: Callable[[str], None] | None, line: str) -> None:
-    if log is not None:
-        log(line)
-
-
-def train_models(cfg: DemoConfig, ratios: list[float], log: Callable[[str], None] | None = None) -> dict[float, Path]:
+def train_models(cfg: DemoConfig, ratios: list[float], log: Log = None) -> dict[float, Path]:
     """Train the teacher (ratio 0) and one distilled, masked student per ratio > 0 into ``cfg.out/ratio_R``.
 
     Returns the checkpoint paths by ratio. With ``cfg.resume``, runs whose checkpoint exists continue.
@@ -114,12 +110,12 @@ def train_models(cfg: DemoConfig, ratios: list[float], log: Callable[[str], None
                   progress=cfg.progress, max_batches=cfg.max_batches)
     paths = {0.0: out / "ratio_0" / "checkpoint.pt"}
     common["resume"] = cfg.resume and paths[0.0].exists()
-    _say(log, f"[1/3] training the unmasked {cfg.model} ({cfg.epochs} epochs)")
+    say(log, f"[1/3] training the unmasked {cfg.model} ({cfg.epochs} epochs)")
     train(TrainConfig(out=str(paths[0.0].parent), epochs=cfg.epochs, **common))
     for r in (r for r in ratios if r > 0):
         paths[r] = out / f"ratio_{round(100 * r)}" / "checkpoint.pt"
         common["resume"] = cfg.resume and paths[r].exists()
-        _say(log, f"[2/3] fine-tuning with {100 * r:.0f} % Random Spike Masking, distilled from the teacher "
+        say(log, f"[2/3] fine-tuning with {100 * r:.0f} % Random Spike Masking, distilled from the teacher "
                   f"({cfg.finetune_epochs} epochs)")
         train(TrainConfig(out=str(paths[r].parent), epochs=cfg.finetune_epochs, init=str(paths[0.0]),
                           teacher=str(paths[0.0]), mask_ratio=r, mask_seed=cfg.seed,
@@ -128,7 +124,7 @@ def train_models(cfg: DemoConfig, ratios: list[float], log: Callable[[str], None
 
 
 def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
-                    log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                    log: Log = None) -> list[dict[str, Any]]:
     """Convert and simulate each checkpoint on the test split (masks seeded by ``cfg.seed``).
 
     One record per ratio: ``model``, ``mask_ratio``, ``checkpoint``, ``ann_accuracy``, ``snn_accuracy``
@@ -139,7 +135,7 @@ def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
     loader = DataLoader(get_dataset(cfg.dataset, root=cfg.root, train=False, augment=False).dataset, EVAL_BATCH)
     rows = []
     for r, path in sorted(paths.items()):
-        _say(log, f"[3/3] simulating the SNN with {100 * r:.0f} % masking for T={cfg.time_steps}")
+        say(log, f"[3/3] simulating the SNN with {100 * r:.0f} % masking for T={cfg.time_steps}")
         ann = load_model(path).to(device)
         snn_result = evaluate_snn(convert(ann), loader, cfg.time_steps, device, mask_seed=cfg.seed,
                                   max_batches=cfg.max_batches, progress=cfg.progress)
@@ -155,7 +151,7 @@ def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
     return rows
 
 
-def demo(cfg: DemoConfig, log: Callable[[str], None] | None = None) -> DemoResult:
+def demo(cfg: DemoConfig, log: Log = None) -> DemoResult:
     """Train, mask, convert and measure (steps 1–3); ``log`` (e.g. ``print``) gets one line per step."""
     check_limits(cfg)
     ratios = sorted(set([0.0] + list(cfg.ratios)))

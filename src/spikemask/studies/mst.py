@@ -31,7 +31,7 @@ import dataclasses
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -50,10 +50,9 @@ from spikemask.models.mst.pretrained import LoadReport, load_swin_weights
 from spikemask.models.mst.swin import MSTSwin
 from spikemask.report.plots import errorbar_plot, plot_accuracy_vs_steps, plot_sam_grid
 from spikemask.report.tables import Table3Row, mean_std, table3 as render_table3
-from spikemask.studies.common import EvalSettings, check_limits, option_strings, pair_checkpoints, test_loader
+from spikemask.errors import check_limits
+from spikemask.studies.common import EvalSettings, Log, option_strings, pair_checkpoints, say, test_loader
 from spikemask.train.trainer import evaluate_accuracy, pick_device
-
-Log = Callable[[str], None] | None
 
 
 # ----------------------------------------------------------------------------- config fields
@@ -90,7 +89,7 @@ class MaskedSettings(EvalSettings):
 
     def validate(self) -> None:  # noqa: D102
         super().validate()
-        part_globs(self.parts)
+        check_option(bool(self.parts), "parts", f"must hold at least one of {', '.join(MASK_PARTS)}")
         check_option(bool(self.seeds), "seeds", "must hold at least one seed")
 
 
@@ -241,11 +240,6 @@ def recorded_settings(cfg: EvalSettings) -> dict[str, Any]:
     return settings
 
 
-def _say(log: Log, line: str) -> None:
-    if log is not None:
-        log(line)
-
-
 def _save_json(out: str | Path, name: str, record: dict[str, Any]) -> Path:
     return write_json(Path(out) / f"{name}.json", record)
 
@@ -280,7 +274,7 @@ def time(cfg: TimeConfig, log: Log = None) -> TimeResult:
         label = f"mask {100 * ratio:g} %"
         steps = runs[0]["accuracy_by_step"]
         curves[label] = {t: statistics.fmean(r["accuracy_by_step"][t] for r in runs) for t in steps}
-        _say(log, f"{label}: " + ", ".join(f"T={t}: {100 * a:.2f}%" for t, a in curves[label].items()))
+        say(log, f"{label}: " + ", ".join(f"T={t}: {100 * a:.2f}%" for t, a in curves[label].items()))
     return TimeResult(recorded_settings(cfg), rows, curves)
 
 
@@ -318,7 +312,7 @@ def ratio(cfg: RatioConfig, log: Log = None) -> RatioResult:
             runs = masked_runs(snn, test_loader(snn, cfg, cfg.limit), cfg, placement(snn, [part]), r)
             summary = {"ratio": r, **summarise(runs), "seeds": runs}
             results[part].append(summary)
-            _say(log, f"{part} ratio {r}: accuracy {100 * summary['accuracy']['mean']:.2f} ± "
+            say(log, f"{part} ratio {r}: accuracy {100 * summary['accuracy']['mean']:.2f} ± "
                       f"{100 * summary['accuracy']['std']:.2f} %, power {summary['power_alpha_watts']['mean']:.4g} α W")
     return RatioResult(recorded_settings(cfg), results)
 
@@ -354,7 +348,7 @@ def blocks(cfg: BlocksConfig, log: Log = None) -> BlocksResult:
         mask_blocks(snn, cfg.ratio, k, cfg.parts)
         runs = [run_snn(snn, loader, cfg, seed)["accuracy"] for seed in seeds_for(cfg.ratio if k else 0.0, cfg.seeds)]
         rows.append({"masked_blocks": k, "accuracy": mean_std(runs), "seeds": runs})
-        _say(log, f"first {k} blocks masked: {100 * rows[-1]['accuracy']['mean']:.2f} %")
+        say(log, f"first {k} blocks masked: {100 * rows[-1]['accuracy']['mean']:.2f} %")
     return BlocksResult(recorded_settings(cfg), rows)
 
 
@@ -397,7 +391,7 @@ def variants(cfg: VariantsConfig, log: Log = None) -> VariantsResult:
         set_mask_ratio(snn, 0.0, "*")
         result = run_snn(snn, loader, cfg, None)
         rows.append({"variant": label, "options": override, "ann_accuracy": ann, **result})
-        _say(log, f"{label}: ANN {100 * ann:.2f} %, SNN T={cfg.time_steps} {100 * result['accuracy']:.2f} %")
+        say(log, f"{label}: ANN {100 * ann:.2f} %, SNN T={cfg.time_steps} {100 * result['accuracy']:.2f} %")
     return VariantsResult(recorded_settings(cfg), rows)
 
 

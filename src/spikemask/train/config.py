@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from spikemask.errors import check_option
-from spikemask.masks.rsm import MASK_MODES, check_mode, check_ratio
+from spikemask.errors import check_limits, check_option
+from spikemask.masks.rsm import MASK_MODES, check_ratio
 from spikemask.snn.qcfs import check_level_range
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -47,7 +47,7 @@ class TrainConfig:
         "help": "train every QCFS at a level count L drawn log-uniformly from [LO, HI] per call (ours; makes "
                 "the ANN robust to the SNN's finer resolution; eval uses --opt levels)",
         "min": 1, "metavar": ("LO", "HI")})
-    precise_bn: int = field(default=0, metadata={
+    precise_bn: int = field(default=0, metadata={"min": 0,
         "help": "before each test, re-estimate BatchNorm statistics as the average over N training batches "
                 "(0 = keep the moving averages; helps MST, whose BNs sit in the residual stream)",
         "metavar": "N"})
@@ -66,15 +66,10 @@ class TrainConfig:
                                                             "min": 1})
 
     def validate(self) -> None:
-        """Raise :class:`~spikemask.errors.SpikemaskError` (naming the field) for an impossible setting."""
-        check_option(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
-        check_option(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        """Raise :class:`~spikemask.errors.OptionError` (naming the field) for an impossible setting."""
+        check_limits(self)   # min, choices and check of the fields' metadata
         check_option(self.lr > 0 and math.isfinite(self.lr), "lr", f"must be a positive number, got {self.lr}")
-        check_option(self.optimizer in OPTIMIZERS, "optimizer", f"must be sgd or adamw, got {self.optimizer!r}")
         check_option(0 <= self.warmup_epochs < self.epochs, "warmup_epochs",
                      f"must be in [0, epochs), got {self.warmup_epochs} with epochs = {self.epochs}")
-        check_ratio(self.mask_ratio)
-        check_mode(self.mask_mode)
         if self.qcfs_jitter is not None:
             check_level_range(self.qcfs_jitter)
-        check_option(self.precise_bn >= 0, "precise_bn", f"must be >= 0, got {self.precise_bn}")
