@@ -57,27 +57,32 @@ from spikemask.train.trainer import evaluate_accuracy, pick_device
 
 # ----------------------------------------------------------------------------- config fields
 def _checkpoints() -> Any:
+    """A required list of checkpoint paths: one for every ratio, or one per ratio."""
     return field(metadata={"flags": ("--checkpoint",),
                            "help": "checkpoint.pt (one, or one per ratio, in the order of --ratios)"})
 
 
 def _checkpoint() -> Any:
+    """A required checkpoint path."""
     return field(metadata={"help": "checkpoint.pt"})
 
 
 def _ratios(*default: float) -> Any:
+    """Masking ratios in [0, 1), ``default`` unless given."""
     return field(default_factory=lambda: list(default), metadata={"help": "masking ratios", "check": check_ratio})
 
 
 def _parts(*default: str) -> Any:
+    """MST mask placements (keys of ``MASK_PARTS``), ``default`` unless given."""
     return field(default_factory=lambda: list(default), metadata={
         "choices": list(MASK_PARTS), "help": "MST mask placements: sa = Q, K and attention-score spikes; mlp = "
                                              "output of the first MLP linear; other models mask every site"})
 
 
-def _options(flag: str = "--opt", help: str = "override a saved model option (e.g. product=rate); "
+def _options(flag: str = "--opt", what: str = "override a saved model option (e.g. product=rate); "
                                               "the weights must keep their shapes") -> Any:
-    return field(default_factory=dict, metadata={"flags": (flag,), "help": help})
+    """Model options ``{name: value}`` (empty unless given), set on the command line as ``flag KEY=VALUE``."""
+    return field(default_factory=dict, metadata={"flags": (flag,), "help": what})
 
 
 @dataclass(kw_only=True)
@@ -163,7 +168,7 @@ class PretrainedConfig:
 
     weights: str = field(metadata={"help": "Swin state dict file (.pth/.pt)"})
     model: str = field(default="mst_swin_t", metadata={"help": "registry name"})
-    options: dict[str, Any] = _options(help="model option")
+    options: dict[str, Any] = _options(what="model option")
     num_classes: int = field(default=1000, metadata={"help": "classes of the new head", "min": 1})
     in_channels: int = field(default=3, metadata={"help": "input channels", "min": 1})
     img_size: int = field(default=224, metadata={"help": "input side in pixels", "min": 1})
