@@ -124,19 +124,15 @@ def test_evaluate_rebuilds_the_checkpoint_with_option_overrides(ckpt, tmp_path, 
 
 
 def test_evaluate_mask_override_replaces_the_checkpoints_masks(tmp_path):
-    from spikemask.masks.placement import apply_mask_setting
-    from spikemask.cli.evaluate import load_for_eval
-    from spikemask.masks.placement import masks
+    from spikemask.masks.placement import apply_mask_setting, masks
+    from spikemask.studies.common import load_ann
     model = spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
     apply_mask_setting(model, {"ratio": 0.5, "where": "*", "seed": 0})
     path = tmp_path / "masked.pt"
     save_checkpoint(path, model)
     names = [n for n, _ in masks(model)]
-    args = __import__("argparse").Namespace(checkpoint=str(path), opt=None, mask_ratio=0.75,
-                                            mask_where=names[0], mask_seed=1)
-    loaded, _ = load_for_eval(args)
+    loaded, _ = load_ann(str(path), mask={"ratio": 0.75, "where": names[0], "seed": 1})
     assert [m.ratio for _, m in masks(loaded)] == [0.75] + [0.0] * (len(names) - 1)
     assert loaded.mask_setting["where"] == names[0]
-    args.mask_ratio = 0.0
-    unmasked, _ = load_for_eval(args)
+    unmasked, _ = load_ann(str(path), mask={"ratio": 0.0, "where": names[0], "seed": 1})
     assert all(m.ratio == 0.0 for _, m in masks(unmasked))

@@ -80,11 +80,11 @@ def test_mst_commands_end_to_end(tmp_path, capsys, one_thread):
 
 
 def test_studies_rebuild_the_checkpoint_with_option_overrides(tmp_path):
-    from spikemask.cli.mst import load_snn
+    from spikemask.studies.mst import load_snn
     from spikemask.snn.neurons import IFNeuron
     ckpt = tmp_path / "checkpoint.pt"
     save_checkpoint(ckpt, create_model("mst_swin_micro", num_classes=10, in_channels=1, img_size=28, embed_dim=8,
                                        heads=(1, 2)))
-    snn = load_snn(str(ckpt), options=["product=rate"])
+    snn = load_snn(str(ckpt), options={"product": "rate"})
     assert snn.model_options["product"] == "rate" and any(isinstance(m, IFNeuron) for m in snn.modules())
     assert load_snn(str(ckpt)).model_options.get("product", "step") == "step"

@@ -1,7 +1,9 @@
 """The ``spikemask`` command line: one subcommand per module in :mod:`spikemask.cli`.
 
 Each command module has ``register(subparsers)`` which adds its parser and sets ``func(args) -> int``.
-User errors (:class:`~spikemask.errors.SpikemaskError`) print one line and exit with status 2.
+User errors (:class:`~spikemask.errors.SpikemaskError`) print one line and exit with status 2; an
+:class:`~spikemask.errors.OptionError` names the command's flag (``--epochs``) where the library
+names the parameter (``epochs``).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from spikemask.errors import SpikemaskError
+from spikemask.errors import OptionError, SpikemaskError
 
 COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "models"]
 OPTIONAL_COMMANDS = ["data", "mst", "sdm", "prune"]  # registered when their module exists
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SpikemaskError as e:
-        sys.stderr.write(f"spikemask {args.command}: error: {e}\n")
+        message = e.named(getattr(args, "option_flags", {})) if isinstance(e, OptionError) else str(e)
+        sys.stderr.write(f"spikemask {args.command}: error: {message}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("spikemask: interrupted; the last complete checkpoint and results are kept\n")

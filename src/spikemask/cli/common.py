@@ -1,68 +1,33 @@
-"""Argument helpers shared by the subcommands."""
+"""Argument helpers shared by the subcommands (flags, and turning parsed flags into library calls)."""
 from __future__ import annotations
 
 import argparse
-import ast
-from typing import Any
+from pathlib import Path
+from typing import Sequence
 
-from spikemask.errors import SpikemaskError
+from torch import nn
 
+from spikemask.masks.rsm import check_ratio
+from spikemask.studies.common import DataSettings, load_ann
+from spikemask.cli.options import add_options, parse_options, value_parser
 
-def parse_options(pairs: list[str] | None) -> dict[str, Any]:
-    """``["width=0.25", "levels=4"]`` → ``{"width": 0.25, "levels": 4}`` (values parsed as Python literals)."""
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SpikemaskError(f"model option {pair!r} is not KEY=VALUE (e.g. --opt width=0.25)")
-        try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value
-    return options
+positive_int = value_parser(int, minimum=1)        # argparse type: an integer >= 1
+mask_ratio = value_parser(float, check=check_ratio)  # argparse type: a masking ratio in [0, 1)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """The test-split flags: the fields of :class:`~spikemask.studies.common.DataSettings`."""
+    add_options(p, DataSettings)
 
 
-def mask_ratio(text: str) -> float:
-    """argparse type: a masking ratio in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a masking ratio in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"masking ratio must be in [0, 1), got {value}")
-    return value
-
-
-def add_data_args(p: argparse.ArgumentParser, default: str = "mnist") -> None:
-    p.add_argument("--dataset", default=default, help=f"dataset name (default {default}; `spikemask models` lists them)")
-    p.add_argument("--root", help="folder holding the dataset files (not needed for the bundled mnist)")
-    p.add_argument("--data-opt", action="append", metavar="KEY=VALUE",
-                   help="dataset option, repeatable (e.g. frames=16, layout=channels for event data)")
-    p.add_argument("--batch-size", type=positive_int, default=200, help="evaluation batch size (default 200)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if available)")
+def add_out_arg(p: argparse.ArgumentParser, default: str, what: str = "output folder") -> None:
+    p.add_argument("--out", default=default, help=f"{what} (default {default})")
 
 
 def add_mask_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-ratio", type=mask_ratio, help="override the RSM ratio of the checkpoint's masks")
     p.add_argument("--mask-where", default="*", help="glob of mask names the ratio applies to (default: all)")
     p.add_argument("--mask-seed", type=int, help="seed for reproducible masks")
-
-
-def add_hold_masks_arg(p: argparse.ArgumentParser) -> None:
-    """``--hold-masks``: convert with :class:`~spikemask.masks.rsm.HeldSpikeMask` (ours)."""
-    p.add_argument("--hold-masks", action="store_true", help="SNN masks: one draw per image held for all T steps "
-                   "(ours) instead of a fresh mask every step (the code, M12)")
 
 
 def add_override_arg(p: argparse.ArgumentParser) -> None:
@@ -76,7 +41,21 @@ def add_snn_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-chunk", type=positive_int, help="steps per forward call, to bound memory (default: all)")
     add_override_arg(p)
     add_mask_args(p)
-    add_hold_masks_arg(p)
+    p.add_argument("--hold-masks", action="store_true", help="SNN masks: one draw per image held for all T steps "
+                   "(ours) instead of a fresh mask every step (the code, M12)")
     p.add_argument("--alpha", type=float, default=1.0, help="energy per spike in J for P = spikes/1 ms × α (default 1)")
     p.add_argument("--max-batches", type=positive_int, help="evaluate only this many batches (quick checks)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_for_eval(args: argparse.Namespace) -> tuple[nn.Module, dict]:
+    """The ANN of ``--checkpoint`` with the ``--opt`` and ``--mask-*`` overrides (model, checkpoint dict)."""
+    mask = None if args.mask_ratio is None else {"ratio": args.mask_ratio, "where": args.mask_where,
+                                                 "seed": args.mask_seed}
+    return load_ann(args.checkpoint, parse_options(args.opt), mask)
+
+
+def wrote(paths: Sequence[Path]) -> str:
+    """``wrote runs/x/a.json, b.png and c.png`` for files in one folder."""
+    names = [str(paths[0])] + [p.name for p in paths[1:]]
+    return "wrote " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])

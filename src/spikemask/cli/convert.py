@@ -8,8 +8,7 @@ from spikemask.checkpoint import save_checkpoint
 from spikemask.convert.conversion import convert
 from spikemask.io import write_json
 from spikemask.snn.neurons import IFNeuron
-from spikemask.cli.common import add_mask_args, add_override_arg
-from spikemask.cli.evaluate import load_for_eval
+from spikemask.cli.common import add_mask_args, add_override_arg, load_for_eval
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ from spikemask.data.events.cache import prepare
 from spikemask.data.events.dataset import EventDataset
 from spikemask.data.events.datasets import EVENT_DATASETS
 from spikemask.data.events.frames import SPLIT_MODES
-from spikemask.io import atomic_write, write_json
+from spikemask.io import write_json
+from spikemask.report.plots import plot_event_frames
 from spikemask.cli.common import positive_int
 
 
@@ -50,28 +51,11 @@ def _stats(ds: EventDataset, limit: int) -> dict:
                                   "median": float(np.median(sizes)), "max": int(sizes.max())}}
 
 
-def _picture(ds: EventDataset, path: Path, rows: int = 4, cols: int = 8) -> None:
-    """A PNG of the first frames (ON − OFF counts) of one sample from each of the first ``rows`` classes."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _picture(ds: EventDataset, path: Path, rows: int = 4) -> None:
+    """A PNG of the first frames of one sample from each of the first ``rows`` classes."""
     firsts = [ds.labels.index(c) for c in range(len(ds.classes)) if c in ds.labels][:rows]
-    cols = min(cols, ds.n)
-    fig, axes = plt.subplots(len(firsts), cols, figsize=(1.6 * cols, 1.7 * len(firsts)), squeeze=False)
-    for row, i in zip(axes, firsts):
-        frames = ds.frames(i).astype(np.float32)
-        diff = frames[:, 1] - frames[:, 0]
-        lim = max(1.0, float(np.abs(diff).max()))
-        for j, ax in enumerate(row):
-            ax.imshow(diff[j], cmap="bwr", vmin=-lim, vmax=lim, interpolation="nearest")
-            ax.set_xticks([]), ax.set_yticks([])
-            ax.set_title(f"frame {j}", fontsize=7)
-        row[0].set_ylabel(ds.classes[ds.labels[i]], fontsize=8)
-    fig.suptitle(f"{ds.name}: {ds.n} frames of {ds.size}×{ds.size} (red ON, blue OFF)", fontsize=9)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100), "wb")
-    plt.close(fig)
+    plot_event_frames({ds.classes[ds.labels[i]]: ds.frames(i) for i in firsts},
+                      f"{ds.name}: {ds.n} frames of {ds.size}×{ds.size} (red ON, blue OFF)", path)
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -7,9 +7,10 @@ from pathlib import Path
 from spikemask.convert.conversion import convert
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.io import write_json
+from spikemask.studies.common import DataSettings, test_loader
 from spikemask.train.trainer import pick_device
-from spikemask.cli.common import add_data_args, add_snn_args
-from spikemask.cli.evaluate import load_for_eval, test_loader
+from spikemask.cli.common import add_data_args, add_snn_args, load_for_eval
+from spikemask.cli.options import config_from_args
 
 
 def format_layers(layers: dict) -> list[str]:
@@ -26,7 +27,7 @@ def format_layers(layers: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     model, _ = load_for_eval(args)
-    loader = test_loader(model, args)
+    loader = test_loader(model, config_from_args(args, DataSettings))
     snn = convert(model, hold_masks=args.hold_masks)
     result = evaluate_snn(snn, loader, args.time_steps, pick_device(args.device), args.time_chunk,
                           args.alpha, args.mask_seed, args.max_batches, progress=not args.no_progress)

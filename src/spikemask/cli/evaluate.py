@@ -6,41 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from spikemask.checkpoint import load_checkpoint, build_model
-
-from spikemask.masks.placement import apply_mask_setting
 from spikemask.convert.conversion import check_input, convert
 from spikemask.convert.simulate import cumulative_mean, simulate
-from spikemask.data import get_dataset
 from spikemask.errors import SpikemaskError, check
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.io import write_json
 from spikemask.report.plots import plot_accuracy_vs_steps
+from spikemask.studies.common import DataSettings, test_loader
 from spikemask.train.trainer import evaluate_accuracy, pick_device
-from spikemask.cli.common import add_data_args, add_snn_args, parse_options
-
-
-def load_for_eval(args: argparse.Namespace):
-    """The checkpoint's ANN with the option (``--opt``) and mask overrides of ``args`` (returns model, ckpt)."""
-    ckpt = load_checkpoint(args.checkpoint)
-    model = build_model(ckpt, parse_options(args.opt))
-    if args.mask_ratio is not None:
-        apply_mask_setting(model, {"ratio": args.mask_ratio, "where": args.mask_where, "seed": args.mask_seed})
-    return model.eval(), ckpt
-
-
-def test_loader(model, args: argparse.Namespace) -> DataLoader:
-    """The test split of ``--dataset``, checked against the model's input size and classes."""
-    spec = get_dataset(args.dataset, root=args.root, train=False, **{**parse_options(args.data_opt), "augment": False})
-    check(spec.in_channels == model.in_channels and spec.img_size == model.img_size,
-          f"{args.dataset} gives {spec.in_channels}x{spec.img_size}x{spec.img_size} images but the checkpoint's "
-          f"model expects {model.in_channels}x{model.img_size}x{model.img_size}; evaluate on the dataset it was "
-          "trained on")
-    check(spec.num_classes == model.num_classes,
-          f"{args.dataset} has {spec.num_classes} classes but the model has {model.num_classes} outputs")
-    return DataLoader(spec.dataset, args.batch_size)
+from spikemask.cli.common import add_data_args, add_snn_args, load_for_eval
+from spikemask.cli.options import config_from_args
 
 
 def load_input(path: str) -> torch.Tensor:
@@ -71,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input:
         return predict(args, model)
     device = pick_device(args.device)
-    loader = test_loader(model, args)
+    loader = test_loader(model, config_from_args(args, DataSettings))
     ann_acc = None if ckpt.get("converted") else \
         evaluate_accuracy(model.to(device), loader, device, args.max_batches)   # the SNN's images only
     snn = convert(model, hold_masks=args.hold_masks)

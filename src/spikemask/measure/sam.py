@@ -10,28 +10,21 @@ often and recently light up. ``γ`` defaults to 0.5.
 What we record: the output of a :class:`~spikemask.models.layers.SpikeSite`, i.e. the spikes
 *after* the Random Spike Mask (the transmitted ones; a masked spike counts as silence), binarised.
 Token sites ``[T*B, L, C]`` are laid out on their √L × √L grid; conv sites ``[T*B, C, H, W]`` as is.
-Maps are upsampled to the (padded) input, cropped to the image and drawn over it.
+Maps are upsampled to the (padded) input and cropped to the image;
+:func:`spikemask.report.plots.plot_sam_grid` draws them over it.
 """
 from __future__ import annotations
 
 import fnmatch
 import math
-import os
-from pathlib import Path
-from typing import Sequence
 
-import matplotlib
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from spikemask.convert.simulate import simulate  # noqa: E402
-from spikemask.errors import check  # noqa: E402
-from spikemask.models.layers import SpikeSite  # noqa: E402
-from spikemask.report.plots import save_figure  # noqa: E402
+from spikemask.convert.simulate import simulate
+from spikemask.errors import check
+from spikemask.models.layers import SpikeSite
 
 
 @torch.no_grad()
@@ -85,29 +78,3 @@ def to_image(maps: torch.Tensor, img_size: int, pad: tuple[int, int]) -> torch.T
                        align_corners=False)
     up = up[..., pad[0]:pad[0] + img_size, pad[0]:pad[0] + img_size]
     return up.reshape(*lead, img_size, img_size)
-
-
-def plot_sam_grid(image: torch.Tensor, maps: dict[str, torch.Tensor], steps: Sequence[int], title: str,
-                  path: str | os.PathLike) -> Path:
-    """One PNG: a row per label of ``maps`` (``[T, H, W]`` each), a column per step (1-based), over ``image``.
-
-    ``image`` is ``[C, H, W]``; it is shown in grey (mean over channels, min–max scaled) and each map,
-    scaled by its own maximum, in the ``jet`` colour map at 50 % opacity.
-    """
-    grey = image.float().mean(0)
-    grey = (grey - grey.min()) / (grey.max() - grey.min()).clamp_min(1e-8)
-    fig, axes = plt.subplots(len(maps), len(steps), figsize=(1.6 * len(steps), 1.7 * len(maps)), squeeze=False)
-    for row, (label, m) in enumerate(maps.items()):
-        for col, step in enumerate(steps):
-            ax = axes[row][col]
-            ax.imshow(grey.numpy(), cmap="gray")
-            frame = m[step - 1]
-            ax.imshow((frame / frame.max().clamp_min(1e-8)).numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(f"t = {step}", fontsize=8)
-            if col == 0:
-                ax.set_ylabel(label, fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    return save_figure(fig, path)

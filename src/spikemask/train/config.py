@@ -1,58 +1,75 @@
-"""The configuration of a training run (saved as ``config.json``)."""
+"""The configuration of a training run (saved as ``config.json``).
+
+Each field's ``metadata`` holds its help text and limits; ``spikemask train`` makes its flags
+from them (:mod:`spikemask.cli.options`), so every default is written only here.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from spikemask.errors import check
-from spikemask.masks.rsm import check_mode, check_ratio
+from spikemask.errors import check_limits, check_option
+from spikemask.masks.rsm import MASK_MODES, check_ratio
 from spikemask.snn.qcfs import check_level_range
+
+OPTIMIZERS = ("sgd", "adamw")
 
 
 @dataclass
 class TrainConfig:
     """Everything a training run needs; saved as ``config.json``."""
 
-    model: str = "vgg16"
-    dataset: str = "mnist"
-    out: str = "runs/train"
-    root: str | None = None
-    model_options: dict[str, Any] = field(default_factory=dict)
-    data_options: dict[str, Any] = field(default_factory=dict)   # e.g. frames=16, layout="channels"
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "sgd"          # "sgd" or "adamw"
-    lr: float = 0.05
-    weight_decay: float = 5e-4
-    warmup_epochs: int = 0
-    label_smoothing: float = 0.0
-    mask_ratio: float = 0.0
-    mask_where: str = "*"
-    mask_seed: int | None = None
-    mask_mode: str = "random"       # "random" (paper RSM) or "expected" (scale by 1 - ratio; ours)
-    qcfs_jitter: tuple[int, int] | None = None  # train QCFS at L drawn from [lo, hi] (ours; qcfs.py)
-    precise_bn: int = 0             # re-estimate BN statistics on this many batches before each test
-    init: str | None = None         # start from this checkpoint's weights
-    teacher: str | None = None      # distil from this checkpoint
-    kd_alpha: float = 0.5
-    kd_temperature: float = 4.0
-    seed: int = 0
-    workers: int = 0
-    device: str = "auto"
-    amp: bool = False
-    resume: bool = False
-    progress: bool = True
-    max_batches: int | None = None  # cap batches per epoch (quick checks)
+    model: str = field(default="vgg16", metadata={"help": "registry name (see `spikemask models`)"})
+    dataset: str = field(default="mnist", metadata={"help": "dataset name"})
+    out: str = field(default="runs/train", metadata={"help": "run folder"})
+    root: str | None = field(default=None, metadata={
+        "help": "dataset folder (for datasets other than the bundled mnist)"})
+    model_options: dict[str, Any] = field(default_factory=dict, metadata={
+        "flags": ("--opt",), "help": "model option (e.g. width=0.25)"})
+    data_options: dict[str, Any] = field(default_factory=dict, metadata={
+        "flags": ("--data-opt",), "help": "dataset option (e.g. frames=16, layout=channels for event data)"})
+    epochs: int = field(default=10, metadata={"help": "training epochs", "min": 1})
+    batch_size: int = field(default=128, metadata={"help": "training batch size (over all processes)", "min": 1})
+    optimizer: str = field(default="sgd", metadata={"help": "optimizer", "choices": OPTIMIZERS})
+    lr: float = field(default=0.05, metadata={"help": "peak learning rate (cosine schedule)"})
+    weight_decay: float = field(default=5e-4, metadata={"help": "weight decay of the weights (not of 1-D parameters)"})
+    warmup_epochs: int = field(default=0, metadata={"help": "epochs of linear learning-rate warm-up"})
+    label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the cross-entropy"})
+    mask_ratio: float = field(default=0.0, metadata={"help": "Random Spike Masking ratio while training",
+                                                     "check": check_ratio})
+    mask_where: str = field(default="*", metadata={"help": "glob of mask names to apply the ratio to"})
+    mask_seed: int | None = field(default=None, metadata={"help": "seed for reproducible masks"})
+    mask_mode: str = field(default="random", metadata={
+        "help": "RSM in the ANN: random masks (paper) or scale by 1 - ratio (ours; the SNN always masks at random)",
+        "choices": MASK_MODES})
+    qcfs_jitter: tuple[int, int] | None = field(default=None, metadata={
+        "help": "train every QCFS at a level count L drawn log-uniformly from [LO, HI] per call (ours; makes "
+                "the ANN robust to the SNN's finer resolution; eval uses --opt levels)",
+        "min": 1, "metavar": ("LO", "HI")})
+    precise_bn: int = field(default=0, metadata={"min": 0,
+        "help": "before each test, re-estimate BatchNorm statistics as the average over N training batches "
+                "(0 = keep the moving averages; helps MST, whose BNs sit in the residual stream)",
+        "metavar": "N"})
+    init: str | None = field(default=None, metadata={
+        "help": "start from this checkpoint's weights (e.g. masked fine-tuning)"})
+    teacher: str | None = field(default=None, metadata={"help": "distil from this checkpoint (KL·τ² + CE, MST §4.3)"})
+    kd_alpha: float = field(default=0.5, metadata={"help": "weight of the distillation term"})
+    kd_temperature: float = field(default=4.0, metadata={"help": "distillation temperature τ"})
+    seed: int = field(default=0, metadata={"help": "seed of weights, data order and masks"})
+    workers: int = field(default=0, metadata={"help": "data-loader worker processes"})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
+    amp: bool = field(default=False, metadata={"help": "bfloat16 autocast (GPU)"})
+    resume: bool = field(default=False, metadata={"help": "continue from OUT/checkpoint.pt"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    max_batches: int | None = field(default=None, metadata={"help": "batches per epoch cap (quick checks)",
+                                                            "min": 1})
 
     def validate(self) -> None:
-        check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
-        check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
-        check(self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}")
-        check(self.optimizer in ("sgd", "adamw"), f"--optimizer must be sgd or adamw, got {self.optimizer!r}")
-        check(0 <= self.warmup_epochs < self.epochs, "--warmup-epochs must be in [0, epochs)")
-        check_ratio(self.mask_ratio)
-        check_mode(self.mask_mode)
+        """Raise :class:`~spikemask.errors.OptionError` (naming the field) for an impossible setting."""
+        check_limits(self)   # min, choices and check of the fields' metadata
+        check_option(self.lr > 0 and math.isfinite(self.lr), "lr", f"must be a positive number, got {self.lr}")
+        check_option(0 <= self.warmup_epochs < self.epochs, "warmup_epochs",
+                     f"must be in [0, epochs), got {self.warmup_epochs} with epochs = {self.epochs}")
         if self.qcfs_jitter is not None:
             check_level_range(self.qcfs_jitter)
-        check(self.precise_bn >= 0, f"--precise-bn must be >= 0, got {self.precise_bn}")
