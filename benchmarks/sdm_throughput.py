@@ -39,7 +39,8 @@ def build_models(size: str, mask_ratio: float, img_size: int, time_steps: int, s
                 off = torch.randperm(m.numel())[:round(mask_ratio * m.numel())]
                 m.fill_(1.0)
                 m[off] = -1.0
-    return {"spikformer": spikformer.eval(), "sdmformer_masked": masked.eval(), "sdmformer_pruned": prune(masked).eval()}
+    return {"spikformer": spikformer.eval(), "sdmformer_masked": masked.eval(),
+            "sdmformer_pruned": prune(masked).eval()}
 
 
 @torch.no_grad()

@@ -24,8 +24,7 @@ from pathlib import Path
 import torch
 
 import spikemask
-from spikemask.convert.conversion import load_model
-from spikemask.convert.conversion import convert
+from spikemask.convert.conversion import convert, load_model
 from spikemask.convert.simulate import simulate
 
 

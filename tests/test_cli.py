@@ -5,9 +5,9 @@ import sys
 import pytest
 import torch
 
-from spikemask.cli import main
-from spikemask.checkpoint import save_checkpoint
 import spikemask
+from spikemask.checkpoint import save_checkpoint
+from spikemask.cli import main
 
 
 def run_cli(*args):

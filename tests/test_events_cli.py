@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-import events_files as ef
 from spikemask.cli import main
+
+import events_files as ef
 
 
 def _cifar(tmp_path: Path) -> str:

@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import events_files as ef
 from spikemask.data import get_dataset
-from spikemask.errors import SpikemaskError
 from spikemask.data.events.formats import read_aedat2, read_aedat31, read_davis346
+from spikemask.errors import SpikemaskError
+
+import events_files as ef
 
 Expected = dict[tuple[str, int | None], tuple[dict, int]]  # ("folder/file", window start) -> (events, label)
 

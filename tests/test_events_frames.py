@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-import events_files as ef
 from spikemask.data import get_dataset
-from spikemask.errors import SpikemaskError
 from spikemask.data.events.augment import NDA, random_cutout, random_roll
 from spikemask.data.events.formats import make_events
 from spikemask.data.events.frames import frame_index, integrate
+from spikemask.errors import SpikemaskError
+
+import events_files as ef
 
 
 def _events(rng, n: int, height: int = 20, width: int = 30) -> np.ndarray:
@@ -115,7 +116,9 @@ def test_layouts_and_dataspec(tmp_path):
     assert x_c.shape == (10, 48, 48) and torch.equal(x_c[2 * 3 + 1], x_t[3, 1])  # channel 2j + c
     batch = next(iter(torch.utils.data.DataLoader(time_spec.dataset, batch_size=2)))[0]
     assert batch.shape == (2, 5, 2, 48, 48)  # [B, T, C, H, W]; the trainer makes it time-major
-    for bad, msg in ((dict(layout="pixels"), "layout"), (dict(split_by="count"), "split_by"), (dict(img_size=129), "size")):
+    bad_options = ((dict(layout="pixels"), "layout"), (dict(split_by="count"), "split_by"),
+                   (dict(img_size=129), "size"))
+    for bad, msg in bad_options:
         with pytest.raises(SpikemaskError, match=msg):
             get_dataset("cifar10dvs", **{**opts, **bad})
 

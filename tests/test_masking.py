@@ -4,8 +4,8 @@ import torch
 
 from spikemask import create_model
 from spikemask.errors import SpikemaskError
-from spikemask.masks.rsm import SpikeMask, random_spike_mask
 from spikemask.masks.placement import masks, set_mask_ratio
+from spikemask.masks.rsm import SpikeMask, random_spike_mask
 
 
 @pytest.mark.parametrize("ratio", [0.25, 0.5, 0.75])
@@ -90,8 +90,8 @@ def test_held_mask_keeps_one_draw_for_all_steps_in_every_step_mode():
 
 def test_convert_with_held_masks_replaces_every_mask_and_keeps_ratio_and_seed():
     from spikemask.convert.conversion import convert
-    from spikemask.masks.rsm import HeldSpikeMask
     from spikemask.masks.placement import masks, set_mask_ratio
+    from spikemask.masks.rsm import HeldSpikeMask
     from spikemask.models import create_model
     ann = create_model("vgg16", width=0.125, num_classes=10, in_channels=1, img_size=28)
     set_mask_ratio(ann, 0.5, "*", seed=7)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from spikemask.models.mst.attention import AttentionProduct, SpikeProduct, WindowAttention, relative_position_index
 from spikemask.convert.conversion import convert
+from spikemask.models.mst.attention import AttentionProduct, SpikeProduct, WindowAttention, relative_position_index
 from spikemask.models.mst.swin import shift_mask
 from spikemask.snn.functional import folded_time, reset_net, set_step_mode
 

@@ -5,11 +5,10 @@ import pytest
 import torch
 
 from spikemask.errors import SpikemaskError
+from spikemask.masks.placement import MASK_PARTS, mask_blocks, mask_parts, masks, set_mask_ratio
 from spikemask.masks.rsm import SpikeMask
-from spikemask.snn.functional import repeat_static
-from spikemask.masks.placement import masks, set_mask_ratio
 from spikemask.models import create_model
-from spikemask.masks.placement import MASK_PARTS, mask_blocks, mask_parts
+from spikemask.snn.functional import repeat_static
 
 
 def tiny(**options):

@@ -4,11 +4,11 @@ import torch
 
 from spikemask.convert.conversion import convert
 from spikemask.convert.simulate import simulate
-from spikemask.snn.functional import repeat_static
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, model_options
 from spikemask.models.layers import SpikeSite
 from spikemask.models.mst.swin import fit_window, padded_size, shift_mask, window_partition, window_reverse
+from spikemask.snn.functional import repeat_static
 
 
 def test_window_partition_round_trip_and_layout():

@@ -7,8 +7,8 @@ import torch
 
 from spikemask.checkpoint import save_checkpoint
 from spikemask.cli import main
-from spikemask.models import create_model
 from spikemask.measure.sam import sam, spatial
+from spikemask.models import create_model
 
 
 def test_sam_matches_the_definition():
@@ -80,8 +80,8 @@ def test_mst_commands_end_to_end(tmp_path, capsys, one_thread):
 
 
 def test_studies_rebuild_the_checkpoint_with_option_overrides(tmp_path):
-    from spikemask.studies.mst import load_snn
     from spikemask.snn.neurons import IFNeuron
+    from spikemask.studies.mst import load_snn
     ckpt = tmp_path / "checkpoint.pt"
     save_checkpoint(ckpt, create_model("mst_swin_micro", num_classes=10, in_channels=1, img_size=28, embed_dim=8,
                                        heads=(1, 2)))

@@ -89,5 +89,6 @@ def test_library_errors_name_the_parameter_and_the_cli_the_flag(tmp_path, capsys
         TrainConfig(epochs=2, warmup_epochs=3).validate()
     assert main(["train", "--epochs", "2", "--warmup-epochs", "3", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("spikemask train: error: --warmup-epochs must be in [0, epochs), got 3") and err.count("\n") == 1
+    assert err.startswith("spikemask train: error: --warmup-epochs must be in [0, epochs), got 3")
+    assert err.count("\n") == 1
     assert OptionError(("mst", "vgg16"), "must be given").named({"mst": "--mst"}) == "--mst or vgg16 must be given"

@@ -6,9 +6,9 @@ from spikemask.convert.simulate import simulate
 from spikemask.errors import SpikemaskError
 from spikemask.measure.synaptic import parameter_counts
 from spikemask.models import create_model
+from spikemask.models.spikformer.pruning import prune
 from spikemask.models.spikformer.sdmformer import SDMFormer
 from spikemask.models.spikformer.spikformer import TokenConv, widen
-from spikemask.models.spikformer.pruning import prune
 
 
 def masked_model(seed: int = 0, **options) -> SDMFormer:
@@ -39,8 +39,9 @@ def record_spikes(model: SDMFormer) -> dict[str, torch.Tensor]:
     for name, unit in model.named_modules():
         if isinstance(unit, TokenConv):
             width = 4 * dim if name.endswith("fc1") else dim  # mlp_ratio 4
-            unit.lif.register_forward_hook(
-                lambda m, args, out, name=name, unit=unit, width=width: spikes.__setitem__(name, widen(out, unit.index, width)))
+            def keep(m, args, out, name=name, unit=unit, width=width):
+                spikes[name] = widen(out, unit.index, width)
+            unit.lif.register_forward_hook(keep)
     return spikes
 
 
@@ -114,7 +115,8 @@ def test_prune_is_idempotent_and_rebuilds_from_its_options():
     rebuilt.eval()
     x = torch.rand(3, 1, 16, 16) * 3
     with torch.no_grad():
-        assert torch.equal(simulate(pruned, x), simulate(again, x)) and torch.equal(simulate(pruned, x), simulate(rebuilt, x))
+        reference = simulate(pruned, x)
+        assert torch.equal(reference, simulate(again, x)) and torch.equal(reference, simulate(rebuilt, x))
 
 
 def test_prune_keeps_dtype():

@@ -3,12 +3,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spikemask.measure.synaptic import (block_firing_rates, compare_models, measure_activity, parameter_counts,
-                                       synaptic_energy)
 from spikemask.errors import SpikemaskError
+from spikemask.measure.synaptic import (
+    block_firing_rates,
+    compare_models,
+    measure_activity,
+    parameter_counts,
+    synaptic_energy,
+)
+from spikemask.models.spikformer.pruning import prune
 from spikemask.models.spikformer.sdmformer import SDMFormer
 from spikemask.models.spikformer.spikformer import Spikformer
-from spikemask.models.spikformer.pruning import prune
 
 T = 2
 CONFIG = dict(depth=1, dim=16, heads=2, num_classes=3, in_channels=1, img_size=8, time_steps=T, patch=4)

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from spikformer_helpers import tiny as tiny_model
-
-from spikemask.masks.dynamic import DynamicMask, mask_report
-from spikemask.snn.surrogate import SurrogateHeaviside
-from spikemask.errors import SpikemaskError
-from spikemask.models import create_model, list_models
-from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps
-from spikemask.models.spikformer.sdmformer import LearnablePositionEmbedding, SDMFormer
 from spikemask.convert.simulate import simulate
+from spikemask.errors import SpikemaskError
+from spikemask.masks.dynamic import DynamicMask, mask_report
+from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps
+from spikemask.models import create_model, list_models
+from spikemask.models.spikformer.sdmformer import LearnablePositionEmbedding, SDMFormer
 from spikemask.snn.functional import repeat_static, reset_net
+from spikemask.snn.surrogate import SurrogateHeaviside
+
+from spikformer_helpers import tiny as tiny_model
 
 
 def tiny(**options) -> SDMFormer:

@@ -2,13 +2,14 @@
 import pytest
 import torch
 
-from spikformer_helpers import answer, tiny as tiny_model
-
 from spikemask.convert.simulate import simulate
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
 from spikemask.models.spikformer.spikformer import Spikformer, pooled_side, pooling_stages
 from spikemask.snn.functional import repeat_static, reset_net
+
+from spikformer_helpers import answer
+from spikformer_helpers import tiny as tiny_model
 
 
 def tiny(**options) -> Spikformer:
@@ -53,7 +54,8 @@ def test_token_grid_follows_the_image_size():
     assert seen["pos"].shape == (2, 3, 64, 2, 2)
     # the last `pools` SPS stages pool: 28 px, patch 4 -> stages 2 and 3 pool, 7x7 tokens
     model = tiny(img_size=28, patch=4)
-    assert [type(s.pool).__name__ for s in model.patch_embed.stages] == ["Identity", "Identity", "MaxPool2d", "MaxPool2d"]
+    pools = [type(s.pool).__name__ for s in model.patch_embed.stages]
+    assert pools == ["Identity", "Identity", "MaxPool2d", "MaxPool2d"]
     assert model.grid == 7
 
 
@@ -92,7 +94,8 @@ def test_neuron_settings():
     lifs = [m for m in model.modules() if type(m).__name__ == "LIFNeuron"]
     assert len(lifs) == 4 + 1 + 2 * 7  # SPS, RPE, per block q k v attn proj fc1 fc2
     for n in lifs:
-        assert (n.tau, n.v_reset, n.surrogate, n.alpha, n.detach_reset, n.decay_input) == (2.0, 0.0, "sigmoid", 4.0, True, True)
+        settings = (n.tau, n.v_reset, n.surrogate, n.alpha, n.detach_reset, n.decay_input)
+        assert settings == (2.0, 0.0, "sigmoid", 4.0, True, True)
     assert model.blocks[0].attn.attn_lif.threshold == 0.5
     assert model.blocks[0].attn.q.lif.threshold == 1.0
 

@@ -9,11 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from spikemask.checkpoint import load_checkpoint
-
 from spikemask.convert.conversion import load_model
-from spikemask.train.distill import distillation_loss
 from spikemask.errors import SpikemaskError
 from spikemask.train.config import TrainConfig
+from spikemask.train.distill import distillation_loss
 from spikemask.train.trainer import lr_factor, train
 
 TINY = dict(model="resnet18", model_options={"width": 0.0625, "levels": 4}, batch_size=64, lr=0.05,
@@ -36,8 +35,9 @@ def test_run_folder_and_resume(tmp_path):
 def test_masked_fine_tune_with_teacher_records_the_mask(tmp_path):
     teacher = tmp_path / "teacher"
     train(TrainConfig(out=str(teacher), epochs=1, max_batches=2, **TINY))
-    student = train(TrainConfig(out=str(tmp_path / "student"), epochs=1, max_batches=2, init=str(teacher / "checkpoint.pt"),
-                                teacher=str(teacher / "checkpoint.pt"), mask_ratio=0.5, mask_seed=1, **TINY))
+    student = train(TrainConfig(out=str(tmp_path / "student"), epochs=1, max_batches=2,
+                                init=str(teacher / "checkpoint.pt"), teacher=str(teacher / "checkpoint.pt"),
+                                mask_ratio=0.5, mask_seed=1, **TINY))
     assert student["mask"] == {"ratio": 0.5, "where": "*", "seed": 1, "mode": "random"}
     model = load_model(tmp_path / "student" / "checkpoint.pt")
     assert all(m.ratio == 0.5 for n, m in model.named_modules() if n.endswith(".mask"))
@@ -88,6 +88,7 @@ def test_seed_summary_is_mean_and_sample_std():
 
 def test_recompute_bn_stats_averages_over_batches_and_keeps_modes():
     from torch.utils.data import DataLoader, TensorDataset
+
     from spikemask.train.trainer import recompute_bn_stats
     torch.manual_seed(0)
     x = torch.randn(64, 3) * 2 + 5

@@ -7,9 +7,9 @@ from typing import Sequence
 
 from torch import nn
 
+from spikemask.cli.options import add_options, parse_options, value_parser
 from spikemask.masks.rsm import check_ratio
 from spikemask.studies.common import DataSettings, load_ann
-from spikemask.cli.options import add_options, parse_options, value_parser
 
 positive_int = value_parser(int, minimum=1)        # argparse type: an integer >= 1
 mask_ratio = value_parser(float, check=check_ratio)  # argparse type: a masking ratio in [0, 1)

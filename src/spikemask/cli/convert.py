@@ -5,10 +5,10 @@ import argparse
 from pathlib import Path
 
 from spikemask.checkpoint import save_checkpoint
+from spikemask.cli.common import add_mask_args, add_override_arg, load_for_eval
 from spikemask.convert.conversion import convert
 from spikemask.io import write_json
 from spikemask.snn.neurons import IFNeuron
-from spikemask.cli.common import add_mask_args, add_override_arg, load_for_eval
 
 
 def run(args: argparse.Namespace) -> int:

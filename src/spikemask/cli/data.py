@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
+from spikemask.cli.common import positive_int
 from spikemask.data import get_dataset
-from spikemask.errors import SpikemaskError
 from spikemask.data.events.cache import prepare
 from spikemask.data.events.dataset import EventDataset
 from spikemask.data.events.datasets import EVENT_DATASETS
 from spikemask.data.events.frames import SPLIT_MODES
+from spikemask.errors import SpikemaskError
 from spikemask.io import write_json
 from spikemask.report.plots import plot_event_frames
-from spikemask.cli.common import positive_int
 
 
 def _splits(args: argparse.Namespace) -> dict[str, EventDataset]:

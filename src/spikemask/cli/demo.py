@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spikemask.studies import demo
 from spikemask.cli.options import add_options, config_from_args
+from spikemask.studies import demo
 
 
 def say(line: str) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spikemask.convert.conversion import convert
-from spikemask.measure.evaluation import evaluate_snn
-from spikemask.io import write_json
-from spikemask.studies.common import DataSettings, test_loader
-from spikemask.train.trainer import pick_device
 from spikemask.cli.common import add_data_args, add_snn_args, load_for_eval
 from spikemask.cli.options import config_from_args
+from spikemask.convert.conversion import convert
+from spikemask.io import write_json
+from spikemask.measure.evaluation import evaluate_snn
+from spikemask.studies.common import DataSettings, test_loader
+from spikemask.train.trainer import pick_device
 
 
 def format_layers(layers: dict) -> list[str]:

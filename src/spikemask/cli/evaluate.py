@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from spikemask.cli.common import add_data_args, add_snn_args, load_for_eval
+from spikemask.cli.options import config_from_args
 from spikemask.convert.conversion import check_input, convert
 from spikemask.convert.simulate import cumulative_mean, simulate
 from spikemask.errors import SpikemaskError, check
-from spikemask.measure.evaluation import evaluate_snn
 from spikemask.io import write_json
+from spikemask.measure.evaluation import evaluate_snn
 from spikemask.report.plots import plot_accuracy_vs_steps
 from spikemask.studies.common import DataSettings, test_loader
 from spikemask.train.trainer import evaluate_accuracy, pick_device
-from spikemask.cli.common import add_data_args, add_snn_args, load_for_eval
-from spikemask.cli.options import config_from_args
 
 
 def load_input(path: str) -> torch.Tensor:

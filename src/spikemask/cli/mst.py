@@ -19,9 +19,9 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from spikemask.studies import mst
 from spikemask.cli.common import add_out_arg, wrote
 from spikemask.cli.options import add_options, config_from_args
+from spikemask.studies import mst
 
 STUDIES = {   # subcommand: (study, config, help)
     "time": (mst.time, mst.TimeConfig, "accuracy vs T for several masking ratios"),

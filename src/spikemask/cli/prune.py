@@ -12,13 +12,12 @@ from pathlib import Path
 import torch
 
 from spikemask.checkpoint import save_checkpoint
-
+from spikemask.cli.common import positive_int
 from spikemask.convert.conversion import load_model
 from spikemask.convert.simulate import simulate
-from spikemask.measure.synaptic import parameter_counts
 from spikemask.io import write_json
+from spikemask.measure.synaptic import parameter_counts
 from spikemask.models.spikformer.pruning import prune
-from spikemask.cli.common import positive_int
 
 
 def run(args: argparse.Namespace) -> int:

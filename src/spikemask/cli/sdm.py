@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 
-from spikemask.report.tables import sdm_energy_table
-from spikemask.studies import sdm
 from spikemask.cli.common import add_out_arg
 from spikemask.cli.options import add_options, config_from_args
+from spikemask.report.tables import sdm_energy_table
+from spikemask.studies import sdm
 
 
 def run_compare(args: argparse.Namespace) -> int:

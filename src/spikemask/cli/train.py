@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 
+from spikemask.cli.options import add_options, config_from_args
 from spikemask.studies.seeds import train_seeds
 from spikemask.train.config import TrainConfig
 from spikemask.train.trainer import train
-from spikemask.cli.options import add_options, config_from_args
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,8 +17,8 @@ from torch.utils.data import Dataset
 from torchvision import datasets as tvd
 from torchvision import transforms as tf
 
-from spikemask.errors import SpikemaskError
 from spikemask.data.registry import DataSpec, register_dataset
+from spikemask.errors import SpikemaskError
 
 MNIST_FILES = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",

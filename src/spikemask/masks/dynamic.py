@@ -20,8 +20,8 @@ Initialisation ``m = 0`` (every channel on, surrogate slope at its peak) is the 
 
 ``penalty`` (default 0 = off) is **our addition, not in the paper**: ``λ > 0`` adds ``λ · Σ_c SH(tanh m_c)``
 (a smooth count of the kept channels) to the training loss. It is folded into the backward of
-:class:`~spikemask.snn.surrogate.SurrogateHeaviside`, which returns ``grad · SH'(x) + λ · SH'(x)`` for ``x = tanh m``, so the
-trainer's loss is untouched and the chain rule through tanh gives the penalty's gradient
+:class:`~spikemask.snn.surrogate.SurrogateHeaviside`, which returns ``grad · SH'(x) + λ · SH'(x)`` for
+``x = tanh m``, so the trainer's loss is untouched and the chain rule through tanh gives the penalty's gradient
 ``∂/∂m_c = λ · SH'(tanh m_c) · (1 - tanh² m_c)``, i.e. ``λ`` near ``m = 0``.
 
 The penalty is added once per back-propagated call of :meth:`DynamicMask.gate`. ``gate()`` is called once

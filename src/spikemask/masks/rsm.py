@@ -32,7 +32,6 @@ from spikemask.errors import SpikemaskError
 from spikemask.snn.base import StatefulModule
 from spikemask.snn.functional import time_major_view
 
-
 MASK_MODES = ("random", "expected")
 
 

@@ -6,8 +6,16 @@
   parameter counts with masked channels excluded.
 """
 from spikemask.measure.spikes import EnergyReport, SpikeCounter, conv_sops, power_watts
-from spikemask.measure.synaptic import (E_AC_PJ, E_MAC_PJ, block_firing_rates, compare_models, measure_activity, parameter_counts,
-                       synaptic_energy, synaptic_layers)
+from spikemask.measure.synaptic import (
+                       E_AC_PJ,
+                       E_MAC_PJ,
+                       block_firing_rates,
+                       compare_models,
+                       measure_activity,
+                       parameter_counts,
+                       synaptic_energy,
+                       synaptic_layers,
+)
 
 __all__ = ["EnergyReport", "SpikeCounter", "conv_sops", "power_watts", "E_AC_PJ", "E_MAC_PJ", "block_firing_rates",
            "compare_models", "measure_activity", "parameter_counts", "synaptic_energy", "synaptic_layers"]

@@ -10,9 +10,9 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+from spikemask.convert.simulate import simulate
 from spikemask.models.spikformer.sdmformer import residual_offset
 from spikemask.models.spikformer.spikformer import Spikformer
-from spikemask.convert.simulate import simulate
 
 
 @torch.no_grad()

@@ -9,8 +9,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from spikemask.convert.simulate import correct_by_step, report_steps, simulate
-from spikemask.measure import SpikeCounter
 from spikemask.masks.placement import reseed_masks
+from spikemask.measure import SpikeCounter
 
 
 @torch.no_grad()

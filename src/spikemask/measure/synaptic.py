@@ -33,12 +33,12 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from spikemask.masks.dynamic import DynamicMask
+from spikemask.convert.simulate import simulate
 from spikemask.errors import SpikemaskError, check
+from spikemask.masks.dynamic import DynamicMask
+from spikemask.models.spikformer.pruning import prune
 from spikemask.models.spikformer.sdmformer import SDMFormer, residual_offset
 from spikemask.models.spikformer.spikformer import ConvStage, Spikformer, TokenConv
-from spikemask.convert.simulate import simulate
-from spikemask.models.spikformer.pruning import prune
 
 E_MAC_PJ = 4.6  # energy of one multiply-accumulate, 45 nm CMOS (pJ)
 E_AC_PJ = 0.9   # energy of one accumulate (pJ)
@@ -52,7 +52,8 @@ def synaptic_layers(model: Spikformer) -> list[tuple[str, str, ConvStage | Token
     Rows: ``"first conv"``, ``"conv"`` (other SPS convs and RPE), ``"q"``, ``"k"``, ``"v"``,
     ``"proj"`` (Table 2's SSA "MLP"), ``"mlp1"``, ``"mlp2"``.
     """
-    check(isinstance(model, Spikformer), f"energy accounting needs a Spikformer or SDMFormer, got {type(model).__name__}")
+    check(isinstance(model, Spikformer),
+          f"energy accounting needs a Spikformer or SDMFormer, got {type(model).__name__}")
     layers = []
     for name, module in model.named_modules():
         if isinstance(module, ConvStage):

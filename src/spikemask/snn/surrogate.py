@@ -74,10 +74,12 @@ def floor_ste(x: torch.Tensor) -> torch.Tensor:
 
 
 class SurrogateHeaviside(torch.autograd.Function):
-    """Heaviside step forward (H(0) = 1), ``SH'(x) = max(0, 1 - |x|)`` backward (SDMFormer §3.2, :mod:`spikemask.masks.dynamic`).
+    """Heaviside step forward (H(0) = 1), ``SH'(x) = max(0, 1 - |x|)`` backward (SDMFormer §3.2,
+    :mod:`spikemask.masks.dynamic`).
 
     ``apply(x, penalty)`` with ``penalty = λ > 0`` also adds ``λ · SH'(x)``, the gradient of
-    ``λ · Σ SH(x)``, to the gradient of ``x`` (the kept-channel penalty of :class:`~spikemask.masks.dynamic.DynamicMask`).
+    ``λ · Σ SH(x)``, to the gradient of ``x`` (the kept-channel penalty of
+    :class:`~spikemask.masks.dynamic.DynamicMask`).
     """
 
     @staticmethod

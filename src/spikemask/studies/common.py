@@ -17,7 +17,6 @@ from spikemask.data import get_dataset
 from spikemask.errors import check, check_limits, check_option
 from spikemask.masks.placement import apply_mask_setting
 
-
 Log = Callable[[str], None] | None   # gets one line of text per finished step (e.g. print); None: quiet
 
 

@@ -20,12 +20,12 @@ from torch.utils.data import DataLoader
 
 from spikemask.convert.conversion import convert, load_model
 from spikemask.data import get_dataset
+from spikemask.errors import check_limits
 from spikemask.io import write_json
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.report.plots import plot_accuracy_vs_steps, plot_power_vs_ratio
 from spikemask.report.tables import Table3Row, table3
-from spikemask.errors import check_limits
 from spikemask.studies.common import Log, say
 from spikemask.train.config import TrainConfig
 from spikemask.train.trainer import evaluate_accuracy, pick_device, train

@@ -39,18 +39,19 @@ from torch.utils.data import DataLoader
 
 from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
 from spikemask.convert.conversion import convert, load_model
-from spikemask.errors import check_option
+from spikemask.errors import check_limits, check_option
 from spikemask.io import atomic_write, write_json
 from spikemask.masks.placement import MASK_PARTS, mask_blocks, part_globs, set_mask_ratio
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
-from spikemask.measure.sam import record_spikes, sam as activation_maps, spatial, to_image
+from spikemask.measure.sam import record_spikes, spatial, to_image
+from spikemask.measure.sam import sam as activation_maps
 from spikemask.models import create_model
 from spikemask.models.mst.pretrained import LoadReport, load_swin_weights
 from spikemask.models.mst.swin import MSTSwin
 from spikemask.report.plots import errorbar_plot, plot_accuracy_vs_steps, plot_sam_grid
-from spikemask.report.tables import Table3Row, mean_std, table3 as render_table3
-from spikemask.errors import check_limits
+from spikemask.report.tables import Table3Row, mean_std
+from spikemask.report.tables import table3 as render_table3
 from spikemask.studies.common import EvalSettings, Log, option_strings, pair_checkpoints, say, test_loader
 from spikemask.train.trainer import evaluate_accuracy, pick_device
 

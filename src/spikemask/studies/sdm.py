@@ -22,8 +22,15 @@ from spikemask.errors import check, check_option
 from spikemask.io import write_json
 from spikemask.masks.dynamic import mask_report
 from spikemask.measure.activity import inactive_channel_ratios, position_heatmaps
-from spikemask.measure.synaptic import (E_AC_PJ, E_MAC_PJ, block_firing_rates, compare_models, measure_activity,
-                                        parameter_counts, synaptic_energy)
+from spikemask.measure.synaptic import (
+    E_AC_PJ,
+    E_MAC_PJ,
+    block_firing_rates,
+    compare_models,
+    measure_activity,
+    parameter_counts,
+    synaptic_energy,
+)
 from spikemask.models.spikformer.spikformer import Spikformer
 from spikemask.studies.common import DataSettings, test_loader
 from spikemask.train.trainer import pick_device

@@ -29,17 +29,16 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
-
-from spikemask.masks.placement import apply_mask_setting
 from spikemask.data import get_dataset
-from spikemask.train.distill import distillation_loss
 from spikemask.errors import SpikemaskError, check
 from spikemask.io import write_json
+from spikemask.masks.placement import apply_mask_setting
 from spikemask.models import create_model
+from spikemask.report.tables import mean_std
 from spikemask.snn.functional import batch_to_time_major, reset_net
 from spikemask.snn.qcfs import set_level_jitter
-from spikemask.report.tables import mean_std
 from spikemask.train.config import TrainConfig
+from spikemask.train.distill import distillation_loss
 
 
 # ----------------------------------------------------------------------------- set-up helpers

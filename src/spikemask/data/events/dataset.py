@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from spikemask.data.registry import DataSpec
-from spikemask.errors import check
 from spikemask.data.events.cache import FrameCache
 from spikemask.data.events.frames import SPLIT_MODES, integrate
+from spikemask.data.registry import DataSpec
+from spikemask.errors import check
 
 LAYOUTS = ("time", "channels")
 

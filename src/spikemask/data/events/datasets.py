@@ -32,13 +32,20 @@ from typing import Callable
 
 import numpy as np
 
-from spikemask.data.registry import DataSpec, register_dataset
-from spikemask.errors import SpikemaskError, check
 from spikemask.data.events.augment import NDA
 from spikemask.data.events.cache import cache_root
 from spikemask.data.events.dataset import RecordedDataset, Sample, per_class_split
-from spikemask.data.events.formats import read_aedat31, read_asl_mat, read_atis_bin, read_cifar10dvs, read_davis346, read_prophesee_dat
+from spikemask.data.events.formats import (
+    read_aedat31,
+    read_asl_mat,
+    read_atis_bin,
+    read_cifar10dvs,
+    read_davis346,
+    read_prophesee_dat,
+)
 from spikemask.data.events.saccade import DIGITS, SENSOR, SimulatedEvents, SimulatedNMNIST
+from spikemask.data.registry import DataSpec, register_dataset
+from spikemask.errors import SpikemaskError, check
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 GESTURES = ("hand clap", "right hand wave", "left hand wave", "right arm clockwise",

@@ -21,10 +21,10 @@ import numpy as np
 from tqdm import tqdm
 
 from spikemask.data import static
-from spikemask.errors import SpikemaskError
-from spikemask.io import atomic_write
 from spikemask.data.events.dataset import EventDataset
 from spikemask.data.events.formats import make_events
+from spikemask.errors import SpikemaskError
+from spikemask.io import atomic_write
 
 SENSOR = 34
 VERTICES = ((0.0, 0.0), (3.0, 6.0), (6.0, 0.0), (0.0, 0.0))  # (dx, dy) of the digit's top-left corner, px

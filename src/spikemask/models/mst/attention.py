@@ -122,7 +122,8 @@ class WindowAttention(nn.Module):
     Random Spike Mask):
 
     ``x → qkv → Q [q_site], K [k_site], V [v_site]``;
-    ``S = (Q·Kᵀ) / √d`` (:class:`AttentionProduct`, a :class:`SpikeProduct` after conversion) ``→ A [a_site]`` (eq. 7's A_spk);
+    ``S = (Q·Kᵀ) / √d`` (:class:`AttentionProduct`, a :class:`SpikeProduct` after conversion)
+    ``→ A [a_site]`` (eq. 7's A_spk);
     ``softmax='code'``: ``P = softmax(A + bias + shift mask)`` at every step (M7), ``O = P·V``;
     ``softmax='none'``: bias and shift mask are added to S *before* ``a_site`` (a constant input
     current; masked pairs get −100 and never fire), and ``O = A·V`` — no softmax, as eq. 7's text;

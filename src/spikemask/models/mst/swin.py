@@ -47,13 +47,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikemask.models.mst.attention import NEG_INF, WindowAttention
 from spikemask.errors import check
 from spikemask.masks.rsm import check_ratio
-from spikemask.models.layers import qcfs_site
 from spikemask.models._registry import register_model
 from spikemask.models.base import SpikingClassifier
+from spikemask.models.layers import qcfs_site
+from spikemask.models.mst.attention import NEG_INF, WindowAttention
 from spikemask.snn.functional import seq_forward
+
 
 # ----------------------------------------------------------------------------- geometry helpers
 def padded_size(img_size: int, patch_size: int, stages: int) -> int:
@@ -334,8 +335,9 @@ def mst_swin_t(*, embed_dim: int = 96, depths: tuple[int, ...] = (2, 2, 6, 2), h
 
 
 @register_model(options_from=build_mst_swin)
-def mst_swin_tiny_cifar(*, embed_dim: int = 48, depths: tuple[int, ...] = (2, 2, 2), heads: tuple[int, ...] = (3, 6, 12),
-                        patch_size: int = 2, window_size: int = 4, drop_path: float = 0.1, **kwargs: Any) -> MSTSwin:
+def mst_swin_tiny_cifar(*, embed_dim: int = 48, depths: tuple[int, ...] = (2, 2, 2),
+                        heads: tuple[int, ...] = (3, 6, 12), patch_size: int = 2, window_size: int = 4,
+                        drop_path: float = 0.1, **kwargs: Any) -> MSTSwin:
     """Small MST for 32-px images: patch 2, embed 48, depths 2-2-2, window 4."""
     return build_mst_swin(embed_dim=embed_dim, depths=depths, heads=heads, patch_size=patch_size,
                           window_size=window_size, drop_path=drop_path, **kwargs)

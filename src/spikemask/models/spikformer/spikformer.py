@@ -243,7 +243,8 @@ def split_kept_channels(kept: dict[str, list[int]] | None, depth: int, widths: d
         block, _, layer = layer.partition(".")
         ok_name = prefix == "blocks" and block.isdigit() and int(block) < depth and layer in BLOCK_LAYERS
         check(ok_name, f"kept_channels key {key!r} is not a token conv of this model; use names like "
-                       f"'blocks.0.attn.q' (layers: {', '.join(BLOCK_LAYERS)}) as written by spikemask.models.spikformer.pruning")
+                       f"'blocks.0.attn.q' (layers: {', '.join(BLOCK_LAYERS)}) as written by "
+                       "spikemask.models.spikformer.pruning")
         index = [int(i) for i in index]
         width = widths[layer]
         check(len(index) > 0 and all(0 <= i < width for i in index) and index == sorted(set(index)),
@@ -277,7 +278,8 @@ class Spikformer(SpikingClassifier):
         check(isinstance(heads, int) and heads >= 1 and dim % heads == 0,
               f"heads must divide dim={dim}, got {heads!r}")
         check(isinstance(depth, int) and depth >= 1, f"depth must be a positive integer, got {depth!r}")
-        check(isinstance(time_steps, int) and time_steps >= 1, f"time_steps must be a positive integer, got {time_steps!r}")
+        check(isinstance(time_steps, int) and time_steps >= 1,
+              f"time_steps must be a positive integer, got {time_steps!r}")
         check(isinstance(mlp_ratio, (int, float)) and int(dim * mlp_ratio) >= 1,
               f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         hidden = int(dim * mlp_ratio)
