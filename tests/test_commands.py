@@ -1,0 +1,94 @@
+"""The commands that only had --help tests, end to end on tiny checkpoints: their numbers agree with the library."""
+import json
+
+import pytest
+import torch
+
+import spikemask
+from spikemask.checkpoint import load_checkpoint, save_checkpoint
+from spikemask.cli import main
+from spikemask.convert.conversion import load_model
+from spikemask.models import list_models
+from spikemask.snn.neurons import IFNeuron
+from spikemask.snn.qcfs import QCFS
+
+QUICK = ["--batch-size", "4", "--max-batches", "1"]
+SMALL_SPIKFORMER = dict(num_classes=10, in_channels=1, img_size=28, patch=4, heads=2, time_steps=2)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A tiny VGG-16, a tiny Spikformer and a tiny SDMFormer with about half its channels masked."""
+    folder = tmp_path_factory.mktemp("ckpts")
+    torch.manual_seed(0)
+    save_checkpoint(folder / "vgg.pt", spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.0625,
+                                                              levels=4))
+    save_checkpoint(folder / "spikformer.pt", spikemask.create_model("spikformer_2_64", **SMALL_SPIKFORMER))
+    sdm = spikemask.create_model("sdmformer_2_64", **SMALL_SPIKFORMER)
+    with torch.no_grad():
+        for name, p in sdm.named_parameters():
+            if name.endswith("mask.m"):
+                p.normal_()
+    save_checkpoint(folder / "sdm.pt", sdm)
+    return {k: str(folder / f"{k}.pt") for k in ("vgg", "spikformer", "sdm")}
+
+
+def test_convert_writes_if_neurons_with_the_qcfs_thresholds(checkpoints, tmp_path, capsys):
+    out = tmp_path / "snn"
+    assert main(["convert", "--checkpoint", checkpoints["vgg"], "--out", str(out)]) == 0
+    report = json.loads((out / "conversion.json").read_text())
+    lambdas = [m.threshold.item() for m in load_model(checkpoints["vgg"]).modules() if isinstance(m, QCFS)]
+    assert report["if_neurons"] == len(lambdas) == 15
+    assert [n["threshold"] for n in report["neurons"].values()] == pytest.approx(lambdas)
+    snn = load_model(out / "checkpoint.pt")                              # saved converted: loads as an SNN
+    assert load_checkpoint(out / "checkpoint.pt")["converted"] and any(isinstance(m, IFNeuron) for m in snn.modules())
+    assert "converted 15 QCFS activations to IF neurons" in capsys.readouterr().out
+
+
+def test_energy_layers_add_up_to_the_totals(checkpoints, tmp_path, capsys):
+    out = tmp_path / "energy"
+    assert main(["energy", "--checkpoint", checkpoints["vgg"], "-T", "4", *QUICK, "--no-progress",
+                 "--out", str(out)]) == 0
+    e = json.loads((out / "energy.json").read_text())["energy"]
+    sites = [row for row in e["layers"].values() if row["kind"] == "site"]
+    assert e["spikes_per_image"] > 0
+    assert e["spikes_per_image"] == pytest.approx(sum(r["spikes_per_image"] for r in sites))
+    assert e["power_alpha_watts"] == pytest.approx(e["spikes_per_image"] / 4 / 1e-3)      # P = spikes/step / 1 ms
+    assert "P = " in capsys.readouterr().out
+
+
+def test_prune_keeps_the_logits_and_sdm_commands_report_the_masks(checkpoints, tmp_path, capsys):
+    out = tmp_path / "pruned"
+    assert main(["prune", "--checkpoint", checkpoints["sdm"], "--out", str(out)]) == 0
+    report = json.loads((out / "prune.json").read_text())
+    assert report["identical_logits"] and report["max_abs_diff"] == 0.0
+    assert report["params"]["pruned"]["dense"] < report["params"]["masked"]["dense"]
+    assert main(["sdm", "compare", "--spikformer", checkpoints["spikformer"], "--sdmformer", str(out / "checkpoint.pt"),
+                 *QUICK, "--out", str(tmp_path / "cmp")]) == 0
+    compare = json.loads((tmp_path / "cmp" / "sdm_compare.json").read_text())
+    assert 0 < compare["params"]["ratio"] < 1 and 0 < compare["energy"]["ratio"] < 1
+    assert main(["sdm", "analyze", "--checkpoint", checkpoints["sdm"], *QUICK, "--out", str(tmp_path / "an")]) == 0
+    analysis = json.loads((tmp_path / "an" / "sdm_analysis.json").read_text())
+    assert 0.3 < analysis["mask_ratios"]["total"]["masked_ratio"] < 0.7                   # m ~ N(0, 1)
+    assert len(analysis["inactive_channels"]["ratios"]) == 4
+    assert "Table 1" in capsys.readouterr().out
+
+
+def test_train_seeds_summarises_mean_and_sample_std(tmp_path, capsys):
+    out = tmp_path / "seeds"
+    assert main(["train", "--model", "vgg16", "--opt", "width=0.0625", "--opt", "levels=4", "--epochs", "1",
+                 "--max-batches", "1", "--batch-size", "16", "--seeds", "0", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    accs = [json.loads((out / f"seed_{s}" / "metrics.json").read_text())["test_accuracy"] for s in (0, 1)]
+    assert summary["test_accuracy"] == accs and summary["mean"] == pytest.approx(sum(accs) / 2)
+    assert summary["std"] == pytest.approx(abs(accs[0] - accs[1]) / 2 ** 0.5)            # sample std of two
+
+
+def test_every_registered_model_builds_and_runs_one_step():
+    x = torch.rand(1, 1, 1, 32, 32)                                     # [T, B, C, H, W]
+    for name in list_models():
+        extra = dict(patch=4, heads=2) if "former" in name else {}
+        model = spikemask.create_model(name, in_channels=1, img_size=32, **extra).eval()
+        with torch.no_grad():
+            assert model(x).shape == (1, 1, 10), name
