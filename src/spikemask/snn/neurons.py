@@ -84,9 +84,11 @@ class BaseNeuron(StatefulModule):
         self.register_state("v")
 
     def initial_v(self, like: torch.Tensor) -> torch.Tensor:
-        return torch.zeros_like(like)
+        """The membrane potential ``[B, ...]`` after a reset, shaped like one step of input (per neuron type)."""
+        raise NotImplementedError
 
     def scan(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[T, B, ...]`` input and the potential before it → ``(outputs [T, B, ...], final potential)``."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
