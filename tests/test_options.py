@@ -36,7 +36,7 @@ def test_commands_are_built_from_dataclasses():
     names = {" ".join(path) for path, _ in built_from_dataclasses()}
     assert {"train", "demo", "mst studies time", "mst studies ratio", "mst studies blocks", "mst studies variants",
             "mst studies table3", "mst sam", "mst load-pretrained", "sdm compare", "sdm analyze", "evaluate",
-            "energy"} <= names
+            "energy", "convert"} <= names
 
 
 @pytest.mark.parametrize("path", [" ".join(p) for p, _ in built_from_dataclasses()])
@@ -55,6 +55,22 @@ def test_every_field_has_a_flag_with_the_dataclass_default(path):
             if f.name in flags and f.name not in required and not isinstance(actions[f.name], argparse._AppendAction):
                 default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
                 assert actions[f.name].default == default, f"{path}: {flags[f.name]}"
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("evaluate", {"time_steps": 32, "alpha": 1.0, "batch_size": 200, "mask_where": "*", "out": "runs/evaluate"}),
+    ("energy", {"time_steps": 32, "alpha": 1.0, "batch_size": 200, "mask_where": "*", "out": "runs/energy"}),
+    ("convert", {"v_init": 0.5, "mask_where": "*", "out": "runs/convert"}),
+])
+def test_checkpoint_commands_keep_their_defaults_and_flags(command, expected):
+    args = build_parser().parse_args([command, "--checkpoint", "a.pt"])
+    assert {name: getattr(args, name) for name in expected} == expected
+    assert "limit" not in vars(args)                                   # --max-batches shortens those runs
+    if command != "convert":
+        short = build_parser().parse_args([command, "--checkpoint", "a.pt", "-T", "4", "--no-progress",
+                                           "--max-batches", "1", "--opt", "levels=2", "--mask-ratio", "0.5"])
+        assert (short.time_steps, short.progress, short.max_batches) == (4, False, 1)
+        assert (short.options, short.mask_ratio) == (["levels=2"], 0.5)
 
 
 def test_kinds_of_fields_become_the_right_flags():

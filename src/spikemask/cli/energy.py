@@ -1,16 +1,15 @@
-"""``spikemask energy``: per-layer spike counts, firing rates, synaptic operations and MST power."""
+"""``spikemask energy``: per-layer spike counts, firing rates, synaptic operations and MST power.
+
+Its flags are the fields of :class:`~spikemask.studies.evaluate.EnergyConfig` (without ``limit``:
+``--max-batches`` shortens a run), plus ``--out``; the work is done by :mod:`spikemask.studies.evaluate`.
+"""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from spikemask.cli.common import add_data_args, add_snn_args, load_for_eval
-from spikemask.cli.options import config_from_args
-from spikemask.convert.conversion import convert
-from spikemask.io import write_json
-from spikemask.measure.evaluation import evaluate_snn
-from spikemask.studies.common import DataSettings, test_loader
-from spikemask.train.trainer import pick_device
+from spikemask.cli.common import add_out_arg
+from spikemask.cli.options import add_options, config_from_args
+from spikemask.studies.evaluate import EnergyConfig, energy
 
 
 def format_layers(layers: dict) -> list[str]:
@@ -26,18 +25,14 @@ def format_layers(layers: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    model, _ = load_for_eval(args)
-    loader = test_loader(model, config_from_args(args, DataSettings))
-    snn = convert(model, hold_masks=args.hold_masks)
-    result = evaluate_snn(snn, loader, args.time_steps, pick_device(args.device), args.time_chunk,
-                          args.alpha, args.mask_seed, args.max_batches, progress=not args.no_progress)
-    e = result["energy"]
+    result = energy(config_from_args(args, EnergyConfig))
+    e = result.snn["energy"]
     print("\n".join(format_layers(e["layers"])))
     print(f"total: {e['spikes_per_image']:.4g} spikes/image over T={e['time_steps']} "
           f"({e['spikes_per_step']:.4g} per step), {e['sops_per_image']:.4g} SOPs, {e['macs_per_image']:.4g} MACs; "
-          f"P = {e['power_alpha_watts']:.4g} α W (α = {e['alpha']} J/spike); accuracy {100 * result['accuracy']:.2f} %")
-    write_json(Path(args.out) / "energy.json", {"checkpoint": str(args.checkpoint), "mask": model.mask_setting,
-                                                **result})
+          f"P = {e['power_alpha_watts']:.4g} α W (α = {e['alpha']} J/spike); "
+          f"accuracy {100 * result.snn['accuracy']:.2f} %")
+    result.save(args.out)
     print(f"wrote {args.out}/energy.json")
     return 0
 
@@ -45,8 +40,6 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("energy", help="per-layer spikes, SOPs and power P = spikes/1 ms × α of the converted SNN",
                        description="Simulate the converted checkpoint and account its spikes and operations.")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt from `spikemask train` or `convert`")
-    p.add_argument("--out", default="runs/energy", help="folder for energy.json")
-    add_data_args(p)
-    add_snn_args(p)
+    add_options(p, EnergyConfig, exclude=("limit",))
+    add_out_arg(p, "runs/energy", "folder for energy.json")
     p.set_defaults(func=run)
