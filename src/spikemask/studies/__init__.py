@@ -6,6 +6,7 @@
 - :mod:`.sdm`: SDMFormer vs Spikformer (Tables 1 and 3) and the analyses of one SDMFormer.
 - :mod:`.demo`: the main job (train, mask, convert, measure; Table 3 on MNIST).
 - :mod:`.seeds`: one training run per seed, mean ± std.
+- :mod:`.evaluate`: one checkpoint evaluated (ANN and SNN accuracy by T, energy), classified or converted.
 
 The ``spikemask`` commands only parse flags into these configs, call these functions and print.
 """
