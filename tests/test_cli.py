@@ -58,7 +58,7 @@ def bad_inputs(ckpt, tmp):
         "NaN input": (["evaluate", "--checkpoint", str(ckpt), "--input", str(nan_input)], "NaN"),
         "bad model option": (["train", "--opt", "depth=3", "--out", str(tmp / "r")], "has no option"),
         "override changes shapes": (["evaluate", "--checkpoint", str(ckpt), "--opt", "width=0.125"], "do not fit"),
-        "dataset needs root": (["train", "--dataset", "cifar10", "--out", str(tmp / "r")], "needs --root"),
+        "dataset needs root": (["train", "--dataset", "cifar10", "--out", str(tmp / "r")], "--root must point at"),
         "evaluate on wrong dataset": (["evaluate", "--checkpoint", str(ckpt), "--dataset", "cifar10", "--root",
                                       str(tmp)], "cifar-10-batches-py"),
     }

@@ -25,7 +25,7 @@ def test_split_is_deterministic_disjoint_and_8000_2000():
 
 def test_local_datasets_never_download_and_say_where_files_go(tmp_path):
     assert {"mnist", "cifar10", "cifar100", "imagefolder"} <= set(list_datasets())
-    with pytest.raises(SpikemaskError, match="needs --root"):
+    with pytest.raises(SpikemaskError, match="root must point at a local copy"):
         get_dataset("cifar10")
     with pytest.raises(SpikemaskError, match="cifar-10-batches-py"):
         get_dataset("cifar10", root=str(tmp_path))

@@ -161,7 +161,7 @@ def test_readers_reject_wrong_files(tmp_path):
 
 
 def test_missing_files_say_where_to_put_them(tmp_path):
-    with pytest.raises(SpikemaskError, match="needs --root"):
+    with pytest.raises(SpikemaskError, match="root must point at a local copy"):
         get_dataset("dvsgesture")
     with pytest.raises(SpikemaskError, match="trials_to_train.txt is missing"):
         get_dataset("dvsgesture", root=str(tmp_path))

@@ -128,5 +128,5 @@ def test_init_takes_model_options_that_override_the_checkpoint(tmp_path):
     assert load_checkpoint(finer / "checkpoint.pt")["model_options"]["levels"] == 16
     model = load_model(finer / "checkpoint.pt")
     assert {m.levels for m in model.modules() if hasattr(m, "levels")} == {16}
-    with pytest.raises(SpikemaskError, match="pass --model resnet18"):
+    with pytest.raises(SpikemaskError, match="^init .* holds a resnet18, not a vgg16; train model 'resnet18'"):
         train(TrainConfig(out=str(tmp_path / "x"), init=str(base / "checkpoint.pt"), **{**TINY, "model": "vgg16"}))

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from torch.utils.data import Dataset
 
-from spikemask.errors import SpikemaskError
+from spikemask.errors import OptionError, SpikemaskError
 
 
 @dataclass
@@ -47,3 +48,17 @@ def get_dataset(name: str, root: str | None = None, train: bool = True, **option
     if name not in _DATASETS:
         raise SpikemaskError(f"unknown dataset {name!r}; choose one of: {', '.join(list_datasets())}")
     return _DATASETS[name](root=root, train=train, **options)
+
+
+def require_root(root: str | None, name: str, hint: str) -> Path:
+    """The local folder ``root`` of dataset ``name`` (nothing is ever downloaded); ``hint`` says what goes in it.
+
+    Raises:
+        OptionError: naming ``root`` when it is missing or not a folder.
+    """
+    if not root:
+        raise OptionError("root", f"must point at a local copy of {name} ({hint}); nothing is downloaded")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise OptionError("root", f"{path} does not exist; {hint}")
+    return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,7 +16,7 @@ from torch.utils.data import Dataset
 from torchvision import datasets as tvd
 from torchvision import transforms as tf
 
-from spikemask.data.registry import DataSpec, register_dataset
+from spikemask.data.registry import DataSpec, register_dataset, require_root
 from spikemask.errors import SpikemaskError
 
 MNIST_FILES = {
@@ -82,15 +81,6 @@ def mnist(root: str | None = None, train: bool = True, augment: bool = True) -> 
     return DataSpec(BundledMNIST(train, transform), num_classes=10, in_channels=1, img_size=28)
 
 
-def _require_root(root: str | None, name: str, hint: str) -> Path:
-    if not root:
-        raise SpikemaskError(f"{name} needs --root DIR pointing at a local copy ({hint}); nothing is downloaded")
-    path = Path(root).expanduser()
-    if not path.is_dir():
-        raise SpikemaskError(f"--root {path} does not exist; {hint}")
-    return path
-
-
 def _cifar_transform(train: bool, augment: bool, img_size: int) -> tf.Compose:
     steps: list = [tf.ToTensor()]
     if train and augment:
@@ -103,7 +93,7 @@ def _cifar_transform(train: bool, augment: bool, img_size: int) -> tf.Compose:
 def _cifar(cls: type, name: str, folder: str, classes: int, root: str | None, train: bool,
            augment: bool, img_size: int) -> DataSpec:
     hint = f"extract the python version of {name} so that DIR/{folder} exists"
-    path = _require_root(root, name, hint)
+    path = require_root(root, name, hint)
     try:
         ds = cls(str(path), train=train, download=False, transform=_cifar_transform(train, augment, img_size))
     except RuntimeError:
@@ -127,7 +117,7 @@ def cifar100(root: str | None = None, train: bool = True, augment: bool = True, 
 def imagefolder(root: str | None = None, train: bool = True, augment: bool = True, img_size: int = 224) -> DataSpec:
     """An ImageNet-style folder ``root/{train,val}/CLASS/*.jpg`` (ImageNet itself fits this layout)."""
     hint = "lay images out as DIR/train/CLASS/*.jpg and DIR/val/CLASS/*.jpg"
-    path = _require_root(root, "imagefolder", hint)
+    path = require_root(root, "imagefolder", hint)
     split = path / ("train" if train else "val")
     if not split.is_dir():
         raise SpikemaskError(f"{split} does not exist; {hint}")

@@ -73,7 +73,7 @@ def check_level_range(levels_range: tuple[int, int]) -> tuple[int, int]:
     """Validate a level-jitter range: two integers ``1 <= lo <= hi``; returns it as a tuple."""
     lo, hi = levels_range
     if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
-        raise SpikemaskError(f"QCFS level jitter (--qcfs-jitter) needs two integers 1 <= LO <= HI, "
+        raise SpikemaskError(f"QCFS level jitter needs two integers 1 <= LO <= HI, "
                              f"got {lo} {hi}")
     return lo, hi
 

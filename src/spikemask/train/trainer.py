@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
 from spikemask.data import get_dataset
-from spikemask.errors import SpikemaskError, check
+from spikemask.errors import OptionError, SpikemaskError, check, check_option
 from spikemask.io import write_json
 from spikemask.masks.placement import apply_mask_setting
 from spikemask.models import create_model
@@ -160,7 +160,8 @@ class Trainer:
         self.train_loader = DataLoader(train_spec.dataset, cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                                        num_workers=cfg.workers, drop_last=True)
         self.test_loader = DataLoader(test_spec.dataset, 256, num_workers=cfg.workers)
-        check(len(self.train_loader) > 0, f"--batch-size {cfg.batch_size} is larger than the training set")
+        check_option(len(self.train_loader) > 0, "batch_size",
+                     f"must not exceed the {len(train_spec.dataset)} training samples, got {cfg.batch_size}")
         self.net = nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
         self.optimizer = make_optimizer(self.model, cfg)
         steps_per_epoch = min(len(self.train_loader), cfg.max_batches or len(self.train_loader))
@@ -174,8 +175,8 @@ class Trainer:
         cfg = self.cfg
         if cfg.init:
             ckpt = load_checkpoint(cfg.init)
-            check(ckpt["model_name"] == cfg.model, f"--init {cfg.init} holds a {ckpt['model_name']}, not a "
-                  f"{cfg.model}; pass --model {ckpt['model_name']}")
+            check_option(ckpt["model_name"] == cfg.model, "init", f"{cfg.init} holds a {ckpt['model_name']}, not a "
+                         f"{cfg.model}; train model {ckpt['model_name']!r} from it")
             model = build_model(ckpt, cfg.model_options)   # --opt overrides the saved options
         else:
             model = create_model(cfg.model, num_classes=spec.num_classes, in_channels=spec.in_channels,
@@ -186,8 +187,8 @@ class Trainer:
         check(model.num_classes == spec.num_classes,
               f"model has {model.num_classes} outputs but {cfg.dataset} has {spec.num_classes} classes")
         if cfg.qcfs_jitter is not None:
-            check(set_level_jitter(model, tuple(cfg.qcfs_jitter)) > 0,
-                  f"--qcfs-jitter applies to QCFS activations, and {cfg.model} has none; drop the option")
+            check_option(set_level_jitter(model, tuple(cfg.qcfs_jitter)) > 0, "qcfs_jitter",
+                         f"applies to QCFS activations, and {cfg.model} has none; drop it")
         apply_mask_setting(model, {"ratio": cfg.mask_ratio, "where": cfg.mask_where, "seed": cfg.mask_seed,
                                    "mode": cfg.mask_mode} if cfg.mask_ratio > 0 else None)
         return model
@@ -204,11 +205,11 @@ class Trainer:
     def _resume(self) -> None:
         path = self.out / "checkpoint.pt"
         if not path.exists():
-            raise SpikemaskError(f"--resume given but {path} does not exist; drop --resume to start afresh")
+            raise OptionError("resume", f"is set but {path} does not exist; unset it to start afresh")
         ckpt = load_checkpoint(path)
-        check(ckpt["model_name"] == self.model.model_name, f"{path} holds a {ckpt['model_name']}, not a "
-              f"{self.model.model_name}; use another --out or the same --model")
-        self.model.load_state_dict(ckpt["state_dict"])
+        check_option(ckpt["model_name"] == self.model.model_name, "out", f"{self.out} holds a run of "
+                     f"{ckpt['model_name']}, not of {self.model.model_name}; use another folder or the same model")
+        self.model.load_state_dict(self.model.filter_state_dict(ckpt["state_dict"]))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.start_epoch, self.history = ckpt["epoch"], ckpt.get("history", [])
@@ -242,8 +243,8 @@ class Trainer:
                 logits = self.net(batch_to_time_major(x, self.model.default_time_steps)).mean(0)
                 loss = self.loss(logits.float(), x, y)
             if not torch.isfinite(loss):
-                raise SpikemaskError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1}; "
-                                     "lower --lr; the last good checkpoint is kept")
+                raise OptionError("lr", f"is too high: training diverged (loss {loss.item()}) at epoch "
+                                        f"{epoch + 1}; lower it; the last good checkpoint is kept")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

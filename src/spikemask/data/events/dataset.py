@@ -51,13 +51,13 @@ class EventDataset(Dataset):
                  cache_dir: str | None = None) -> None:
         H, W = sensor
         if size is None:
-            check(H == W, f"{name} has a {W}×{H} sensor; choose a square frame size (img_size=S, --size S)")
+            check(H == W, f"{name} has a {W}×{H} sensor; choose a square frame size (img_size=S)")
             size = H
         check(isinstance(frames, int) and frames >= 1, f"frames must be an integer >= 1, got {frames!r}")
         check(split_by in SPLIT_MODES, f"split_by must be 'number' or 'time', got {split_by!r}")
         check(layout in LAYOUTS, f"layout must be 'time' or 'channels', got {layout!r}")
         check(isinstance(size, int) and 1 <= size <= min(H, W),
-              f"the frame size (img_size, --size) must be an integer from 1 to {min(H, W)} for {name} "
+              f"the frame size img_size must be an integer from 1 to {min(H, W)} for {name} "
               f"(sensor {W}×{H}), got {size!r}")
         self.name, self.sensor, self.classes, self.labels = name, (H, W), tuple(classes), list(labels)
         self.n, self.split_by, self.size, self.layout, self.transform = frames, split_by, size, layout, transform

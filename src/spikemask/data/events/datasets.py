@@ -44,7 +44,7 @@ from spikemask.data.events.formats import (
     read_prophesee_dat,
 )
 from spikemask.data.events.saccade import DIGITS, SENSOR, SimulatedEvents, SimulatedNMNIST
-from spikemask.data.registry import DataSpec, register_dataset
+from spikemask.data.registry import DataSpec, register_dataset, require_root
 from spikemask.errors import SpikemaskError, check
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -150,12 +150,7 @@ def build(source: Source, root: str | None = None, train: bool = True, frames: i
           img_size: int | None = None, layout: str = "time", augment: bool = True, cache_dir: str | None = None,
           split_seed: int | None = None) -> DataSpec:
     """The train or test split of ``source``'s dataset under ``root`` (options: see the module docstring)."""
-    if not root:
-        raise SpikemaskError(f"{source.name} needs --root DIR pointing at a local copy ({source.hint}); "
-                             "nothing is downloaded")
-    path = Path(root).expanduser()
-    if not path.is_dir():
-        raise SpikemaskError(f"--root {path} does not exist; {source.hint}")
+    path = require_root(root, source.name, source.hint)
     check(split_seed is None or source.fraction is not None,
           f"{source.name} has an official train/test split; drop split_seed")
     samples = source.samples(path, train)
