@@ -92,3 +92,17 @@ def test_every_registered_model_builds_and_runs_one_step():
         model = spikemask.create_model(name, in_channels=1, img_size=32, **extra).eval()
         with torch.no_grad():
             assert model(x).shape == (1, 1, 10), name
+
+
+def test_predict_from_python_matches_the_cli(checkpoints, tmp_path, capsys):
+    from spikemask.data import get_dataset
+    from spikemask.studies.evaluate import EvaluateConfig, predict
+    data = get_dataset("mnist", train=False).dataset
+    images = tmp_path / "x.pt"
+    torch.save(torch.stack([data[i][0] for i in range(3)]), images)
+    result = predict(EvaluateConfig(checkpoint=checkpoints["vgg"], input=str(images), time_steps=4))
+    assert result.to_dict()["time_steps"] == 4 and len(result.to_dict()["snn"]) == 3
+    assert main(["evaluate", "--checkpoint", checkpoints["vgg"], "--input", str(images), "-T", "4"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f"image {i}: ANN class {a}, SNN class {s} (T=4)"
+                       for i, (a, s) in enumerate(zip(result.ann, result.snn))]
