@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -46,12 +47,21 @@ def save_torch(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
-    """``torch.load`` on CPU with one-line errors for a missing or corrupt file."""
+    """``torch.load`` on CPU that never runs code from the file, with one-line errors.
+
+    ``weights_only=True``: only tensors and plain data (dicts, lists, tuples, strings, numbers) are
+    unpickled; a file whose pickle names any other Python object — a class, a function such as
+    ``os.system`` — is refused before anything from it runs.
+    """
     path = Path(path)
     if not path.is_file():
         raise SpikemaskError(f"{what} not found: {path} (check the path; `spikemask train` writes DIR/checkpoint.pt)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise SpikemaskError(f"{what} {path} holds Python objects other than tensors and plain data; it was not "
+                             "loaded, since loading never runs code from a file (save tensors and plain data only)"
+                             ) from None
     except Exception as e:  # torch raises many types for truncated/corrupt files
         raise SpikemaskError(f"{what} {path} is corrupt or not a PyTorch file ({type(e).__name__}); "
                              "re-create it or pick another file") from None

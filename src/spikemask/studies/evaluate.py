@@ -34,7 +34,7 @@ from spikemask.checkpoint import save_checkpoint
 from spikemask.convert.conversion import check_input, convert
 from spikemask.convert.simulate import cumulative_mean, simulate
 from spikemask.errors import SpikemaskError, check, check_limits
-from spikemask.io import write_json
+from spikemask.io import load_torch, write_json
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.report.plots import plot_accuracy_vs_steps
@@ -117,10 +117,13 @@ def load_input(path: str | Path) -> torch.Tensor:
     """A user tensor file (``.pt`` or ``.npy``) of images ``[B, C, H, W]`` (or one ``[C, H, W]``), as float."""
     p = Path(path)
     check(p.is_file(), f"input file not found: {p}")
-    try:
-        x = torch.as_tensor(np.load(p)) if p.suffix == ".npy" else torch.load(p, map_location="cpu")
-    except Exception as e:
-        raise SpikemaskError(f"cannot read {p} as a .npy or torch tensor file ({type(e).__name__})") from None
+    if p.suffix != ".npy":
+        x = load_torch(p, "input file")                      # never unpickles code
+    else:
+        try:
+            x = torch.as_tensor(np.load(p, allow_pickle=False))
+        except Exception as e:
+            raise SpikemaskError(f"cannot read {p} as a .npy array of numbers ({type(e).__name__})") from None
     check(isinstance(x, torch.Tensor), f"{p} does not hold a tensor")
     return (x.unsqueeze(0) if x.dim() == 3 else x).float()
 

@@ -1,0 +1,96 @@
+"""Reliability and security: loading never runs code from a file (issue "Reliability and security", item 1).
+
+A pickle can name any Python callable to be called while it is read (``__reduce__``): a checkpoint
+from the internet could run ``os.system(...)``. Every path that reads a file goes through
+``torch.load(weights_only=True)`` (:func:`spikemask.io.load_torch`), which refuses such a file before
+anything from it runs. The payload here would create a folder; each case checks that it did not and
+that the command printed one line and exited with status 2.
+"""
+import os
+
+import pytest
+import torch
+
+import spikemask
+from spikemask.checkpoint import model_record, save_checkpoint
+from spikemask.cli import main
+from spikemask.data.events.cache import FrameCache
+from spikemask.errors import SpikemaskError
+
+
+class Payload:
+    """Unpickling this calls ``os.mkdir(marker)``: the stand-in for a malicious command."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A payload pickle, a valid checkpoint carrying the payload, a run folder to resume, and a real checkpoint."""
+    marker = tmp_path / "PAYLOAD_RAN"
+    payload = tmp_path / "payload.pt"
+    torch.save({"model": Payload(str(marker))}, payload)
+    model = spikemask.create_model("vgg16", in_channels=1, img_size=28, width=0.0625, levels=4)
+    carrier = tmp_path / "carrier.pt"
+    torch.save({**model_record(model), "extra": Payload(str(marker))}, carrier)
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, model)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model_name": Payload(str(marker))}, run / "checkpoint.pt")
+    return {"marker": marker, "payload": str(payload), "carrier": str(carrier), "good": str(good), "run": str(run)}
+
+
+def loading_paths(f, out):
+    """Every command line that reads a checkpoint, weights or tensor file, with the payload in it."""
+    p, quick = f["payload"], ["--batch-size", "4"]
+    return {
+        "evaluate": ["evaluate", "--checkpoint", p, "--out", out, *quick],
+        "evaluate --input": ["evaluate", "--checkpoint", f["good"], "--input", p, "-T", "2"],
+        "convert": ["convert", "--checkpoint", p, "--out", out],
+        "convert, valid checkpoint carrying a payload": ["convert", "--checkpoint", f["carrier"], "--out", out],
+        "energy": ["energy", "--checkpoint", p, "--out", out, *quick],
+        "prune": ["prune", "--checkpoint", p, "--out", out],
+        "train --init": ["train", "--init", p, "--out", out, "--epochs", "1", "--max-batches", "1"],
+        "train --teacher": ["train", "--teacher", p, "--opt", "width=0.0625", "--out", out, "--epochs", "1",
+                            "--max-batches", "1"],
+        "train --resume": ["train", "--resume", "--opt", "width=0.0625", "--out", f["run"], "--epochs", "1",
+                           "--max-batches", "1"],
+        "mst load-pretrained --weights": ["mst", "load-pretrained", "--weights", p, "--model", "mst_swin_micro",
+                                          "--out", out],
+        "mst studies time": ["mst", "studies", "time", "--checkpoint", p, "--out", out, *quick],
+        "mst studies table3": ["mst", "studies", "table3", "--vgg16", p, "--out", out, *quick],
+        "sdm analyze": ["sdm", "analyze", "--checkpoint", p, "--out", out, *quick],
+        "sdm compare": ["sdm", "compare", "--spikformer", p, "--sdmformer", p, "--out", out, *quick],
+    }
+
+
+@pytest.mark.parametrize("case", list(loading_paths({k: "x" for k in ("payload", "good", "carrier", "run")}, "o")))
+def test_no_loading_path_runs_a_pickled_payload(case, files, tmp_path, capsys):
+    argv = loading_paths(files, str(tmp_path / "out"))[case]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "not loaded, since loading never runs code" in err, err
+    assert not files["marker"].exists(), f"{case}: the payload ran"
+
+
+def test_the_event_frame_cache_refuses_a_payload(files, tmp_path):
+    cache = FrameCache(tmp_path / "cache", {"dataset": "nmnist_sim"})
+    cache.path("sample").parent.mkdir(parents=True)
+    os.replace(files["payload"], cache.path("sample"))                    # a planted cache file
+    with pytest.raises(SpikemaskError, match="never runs code"):
+        cache.load("sample")
+    assert not files["marker"].exists()
+
+
+def test_real_checkpoints_and_tensors_still_load(files, tmp_path, capsys):
+    images = tmp_path / "x.pt"
+    torch.save(torch.rand(2, 1, 28, 28), images)
+    assert main(["evaluate", "--checkpoint", files["good"], "--input", str(images), "-T", "2"]) == 0
+    assert main(["convert", "--checkpoint", files["good"], "--out", str(tmp_path / "snn")]) == 0
+    assert "image 1: ANN class" in capsys.readouterr().out
