@@ -94,3 +94,44 @@ def test_real_checkpoints_and_tensors_still_load(files, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", files["good"], "--input", str(images), "-T", "2"]) == 0
     assert main(["convert", "--checkpoint", files["good"], "--out", str(tmp_path / "snn")]) == 0
     assert "image 1: ANN class" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- exact resume
+@pytest.mark.parametrize("distilled", [False, True], ids=["masked", "masked+distilled"])
+def test_a_masked_run_killed_mid_epoch_resumes_bit_for_bit(distilled, tmp_path, monkeypatch):
+    """Straight 3-epoch run vs. the same run interrupted in epoch 3 and resumed from its epoch-2 checkpoint.
+
+    Every random stream must continue where it stopped: torch's (shuffling, jitter), and each seeded
+    Random Spike Mask's own generator (of the student and of a masked teacher).
+    """
+    from spikemask.checkpoint import load_checkpoint
+    from spikemask.train.config import TrainConfig
+    from spikemask.train.trainer import Trainer, train
+
+    tiny = dict(model="vgg16", model_options={"width": 0.0625, "levels": 4}, batch_size=32, lr=0.05,
+                epochs=3, max_batches=3, mask_ratio=0.5, mask_seed=7, progress=False)
+    if distilled:
+        teacher = tmp_path / "teacher"
+        train(TrainConfig(out=str(teacher), **{**tiny, "epochs": 1}))          # a masked teacher
+        tiny["teacher"] = str(teacher / "checkpoint.pt")
+    straight = train(TrainConfig(out=str(tmp_path / "straight"), **tiny))
+
+    calls, original = [0], Trainer.loss
+
+    def crash_in_epoch_3(self, *args):
+        calls[0] += 1
+        if calls[0] == 2 * 3 + 2:                                          # second batch of epoch 3
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(Trainer, "loss", crash_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(out=str(tmp_path / "killed"), **tiny))
+    monkeypatch.setattr(Trainer, "loss", original)
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["epoch"] == 2
+    resumed = train(TrainConfig(out=str(tmp_path / "killed"), resume=True, **tiny))
+
+    assert resumed["history"] == straight["history"]
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")["state_dict"]
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

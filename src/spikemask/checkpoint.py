@@ -3,7 +3,9 @@
 Keys: ``model_name``, ``model_options``, ``num_classes``, ``in_channels``, ``img_size``,
 ``state_dict``, ``mask`` (RSM ratio/where/seed applied on top of the options), ``converted``
 (True for a converted SNN), and for training checkpoints ``epoch``, ``optimizer``, ``scheduler``,
-``config`` and ``history``. Written atomically (:mod:`spikemask.io`).
+``config``, ``history`` and the random streams an exact resume needs: ``rng`` (torch's), ``mask_rng``
+and ``teacher_mask_rng`` (each seeded mask's own generator). Written atomically, read without
+unpickling code (:mod:`spikemask.io`).
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import fnmatch
 from dataclasses import replace
 from typing import Any, Iterable
 
+import torch
 from torch import nn
 
 from spikemask.errors import SpikemaskError, check
@@ -72,6 +73,19 @@ def reseed_masks(model: nn.Module, seed: int | None) -> None:
     for i, (_, m) in enumerate(masks(model)):
         m.seed = None if seed is None else seed + i
         m.reseed()
+
+
+def mask_rng_states(model: nn.Module) -> dict[str, Any]:
+    """``{mask name: generator state}`` of every seeded mask that has drawn (saved with checkpoints)."""
+    return {name: state for name, m in masks(model) if (state := m.rng_state()) is not None}
+
+
+def set_mask_rng_states(model: nn.Module, states: dict[str, Any], device: torch.device | str = "cpu") -> None:
+    """Continue each named mask's random stream from :func:`mask_rng_states` (exact resume)."""
+    by_name = dict(masks(model))
+    for name, state in states.items():
+        check(name in by_name, f"the checkpoint has a random stream for mask {name!r}, which this model lacks")
+        by_name[name].set_rng_state(state, device)
 
 
 def apply_mask_setting(model: nn.Module, setting: dict[str, Any] | None) -> None:

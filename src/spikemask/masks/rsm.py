@@ -70,6 +70,16 @@ class SeededStream:
             self.seed = seed
         self._generator = None
 
+    def rng_state(self) -> torch.Tensor | None:
+        """The state of this mask's own generator (None: no seed, or nothing drawn since the last reseed)."""
+        return None if self._generator is None else self._generator.get_state()
+
+    def set_rng_state(self, state: torch.Tensor, device: torch.device | str = "cpu") -> None:
+        """Continue this mask's stream from ``state`` (from :meth:`rng_state`; the mask needs its seed)."""
+        generator = self._gen(torch.device(device))
+        if generator is not None:
+            generator.set_state(state)
+
     def _gen(self, device: torch.device) -> torch.Generator | None:
         if self.seed is None:
             return None

@@ -32,7 +32,7 @@ from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
 from spikemask.data import get_dataset
 from spikemask.errors import OptionError, SpikemaskError, check, check_option
 from spikemask.io import write_json
-from spikemask.masks.placement import apply_mask_setting
+from spikemask.masks.placement import apply_mask_setting, mask_rng_states, set_mask_rng_states
 from spikemask.models import create_model
 from spikemask.report.tables import mean_std
 from spikemask.snn.functional import batch_to_time_major, reset_net
@@ -215,6 +215,16 @@ class Trainer:
         self.start_epoch, self.history = ckpt["epoch"], ckpt.get("history", [])
         if "rng" in ckpt:
             torch.set_rng_state(ckpt["rng"])
+        set_mask_rng_states(self.model, ckpt.get("mask_rng", {}), self.device)
+        if self.teacher is not None:
+            set_mask_rng_states(self.teacher, ckpt.get("teacher_mask_rng", {}), self.device)
+
+    def mask_streams(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The random streams of the seeded masks (student and teacher), for an exact resume."""
+        streams = {"mask_rng": mask_rng_states(self.model)}
+        if self.teacher is not None:
+            streams["teacher_mask_rng"] = mask_rng_states(self.teacher)
+        return streams
 
     def loss(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.teacher is None:
@@ -273,7 +283,7 @@ class Trainer:
                       f"train {row['train_accuracy']:.4f}  test {row['test_accuracy']:.4f}", flush=True)
                 save_checkpoint(self.out / "checkpoint.pt", self.model, epoch=epoch + 1, config=asdict(cfg),
                                 optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                                history=self.history, rng=torch.get_rng_state())
+                                history=self.history, rng=torch.get_rng_state(), **self.mask_streams())
         metrics = {"model": self.model.model_name, "dataset": cfg.dataset, "world_size": self.world,
                    "mask": self.model.mask_setting, "epochs": cfg.epochs,
                    "test_accuracy": self.history[-1]["test_accuracy"] if self.history else None,
