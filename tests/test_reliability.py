@@ -135,3 +135,65 @@ def test_a_masked_run_killed_mid_epoch_resumes_bit_for_bit(distilled, tmp_path, 
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")["state_dict"]
     b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------- writes
+def test_writes_follow_the_umask_and_clear_orphans_of_killed_writes(tmp_path):
+    from spikemask.io import write_json
+    orphan = tmp_path / ".metrics.json.k1ll3d.tmp"                       # what a kill -9 mid-write leaves
+    orphan.write_text("half")
+    other = tmp_path / ".other.json.x.tmp"                               # another file's: not ours to remove
+    other.write_text("half")
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "metrics.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert not orphan.exists() and other.exists()
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_failed_write_is_one_error_and_keeps_the_previous_file(tmp_path, monkeypatch):
+    import errno
+
+    from spikemask.io import save_torch
+    target = tmp_path / "checkpoint.pt"
+    save_torch(target, {"epoch": 1})
+
+    def full_disk(obj, f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(SpikemaskError, match="could not write .*No space left on device.*previous file"):
+        save_torch(target, {"epoch": 2})
+    monkeypatch.undo()
+    assert torch.load(target, weights_only=True) == {"epoch": 1}
+    assert list(tmp_path.glob(".*.tmp")) == []
+    with pytest.raises(SpikemaskError, match="cannot write"):
+        save_torch(target / "inside_a_file.pt", {})                     # a file where a folder must be
+
+
+# ----------------------------------------------------------------------------- signals
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_during_training_is_one_line_and_keeps_the_last_checkpoint(sig, code, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from spikemask.checkpoint import load_checkpoint
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "spikemask.cli", "train", "--opt", "width=0.0625", "--opt",
+                             "levels=4", "--epochs", "500", "--max-batches", "2", "--batch-size", "16",
+                             "--no-progress", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)                                                      # somewhere in a later epoch
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.count("\n") == 1 and "last complete checkpoint" in err, err
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] >= 1           # the last complete one loads
+    assert list(out.glob(".*.tmp")) == []

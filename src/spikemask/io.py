@@ -19,21 +19,48 @@ from spikemask.errors import SpikemaskError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    - Temporary files of ``path`` left by a killed earlier write (``.NAME.*.tmp``) are removed first.
+    - The file gets the permissions the user's umask allows (0644 for the usual 022), not mkstemp's 0600.
+    - A failed write (full disk, no permission, ...) raises one :class:`SpikemaskError` naming the path;
+      the previous file, if any, is kept.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for orphan in path.parent.glob(f".{path.name}.*.tmp"):
+            orphan.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise SpikemaskError(f"cannot write {path}: {e.strerror or e}; pick a folder you can write to") from None
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) or _is_torch_write_error(e):
+            raise SpikemaskError(f"could not write {path} ({getattr(e, 'strerror', None) or e}); the previous file, "
+                                 "if any, is kept: free disk space or write elsewhere") from None
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _is_torch_write_error(e: BaseException) -> bool:
+    """``torch.save`` reports a failed write (e.g. a full disk) as a RuntimeError of its stream writer."""
+    return isinstance(e, RuntimeError) and ("PytorchStreamWriter" in str(e) or "unexpected pos" in str(e))
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -3,13 +3,16 @@
 Each command module has ``register(subparsers)`` which adds its parser and sets ``func(args) -> int``.
 User errors (:class:`~spikemask.errors.SpikemaskError`) print one line and exit with status 2; an
 :class:`~spikemask.errors.OptionError` names the command's flag (``--epochs``) where the library
-names the parameter (``epochs``).
+names the parameter (``epochs``). Ctrl-C (SIGINT) and SIGTERM print one line and exit with 130 and
+143; the last complete checkpoint and results are kept.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from spikemask.errors import OptionError, SpikemaskError
 
@@ -41,12 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM (a BaseException, like Ctrl-C's)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    in_main_thread = threading.current_thread() is threading.main_thread()   # only there can signals be caught
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args.func(args) or 0)
     except SpikemaskError as e:
@@ -56,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("spikemask: interrupted; the last complete checkpoint and results are kept\n")
         return 130
+    except Terminated:
+        sys.stderr.write("spikemask: terminated (SIGTERM); the last complete checkpoint and results are kept\n")
+        return 143
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
