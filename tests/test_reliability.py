@@ -139,17 +139,24 @@ def test_a_masked_run_killed_mid_epoch_resumes_bit_for_bit(distilled, tmp_path, 
 
 # ----------------------------------------------------------------------------- writes
 def test_writes_follow_the_umask_and_clear_orphans_of_killed_writes(tmp_path):
+    import subprocess
+    import sys
+
     from spikemask.io import write_json
-    orphan = tmp_path / ".metrics.json.k1ll3d.tmp"                       # what a kill -9 mid-write leaves
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()                      # a process that has exited
+    orphan = tmp_path / f".metrics.json.{dead}.k1ll3d.tmp"              # what a kill -9 mid-write leaves
     orphan.write_text("half")
-    other = tmp_path / ".other.json.x.tmp"                               # another file's: not ours to remove
+    live = tmp_path / f".metrics.json.{os.getpid()}.w0rk1ng.tmp"        # a write still under way: kept
+    live.write_text("half")
+    other = tmp_path / f".other.json.{dead}.x.tmp"                       # another file's: not ours to remove
     other.write_text("half")
     old = os.umask(0o022)
     try:
         write_json(tmp_path / "metrics.json", {"a": 1})
     finally:
         os.umask(old)
-    assert not orphan.exists() and other.exists()
+    assert not orphan.exists() and live.exists() and other.exists()
     assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
 
 
@@ -197,3 +204,34 @@ def test_a_signal_during_training_is_one_line_and_keeps_the_last_checkpoint(sig,
     assert err.count("\n") == 1 and "last complete checkpoint" in err, err
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] >= 1           # the last complete one loads
     assert list(out.glob(".*.tmp")) == []
+
+
+# ----------------------------------------------------------------------------- impossible values
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--weight-decay", "nan"], "weight-decay"),
+    (["train", "--label-smoothing", "1.5"], "label-smoothing"),
+    (["train", "--kd-temperature", "0"], "kd-temperature"),
+    (["train", "--workers", "-1"], "workers"),
+    (["train", "--opt", "width=abc", "--epochs", "1", "--max-batches", "1"], "model option width must be a finite"),
+    (["train", "--opt", "width=-1", "--epochs", "1", "--max-batches", "1"], "model option width must be a finite"),
+    (["train", "--device", "bogus", "--epochs", "1", "--max-batches", "1"], "--device 'bogus' is not a device"),
+    (["evaluate", "--checkpoint", "CKPT", "--alpha", "nan"], "alpha"),
+    (["evaluate", "--checkpoint", "CKPT", "--alpha", "-1"], "alpha"),
+    (["convert", "--checkpoint", "CKPT", "--v-init", "nan"], "v-init"),
+    (["train", "--resume", "--out", "CONVERTED", "--epochs", "1"], "--resume needs a training checkpoint"),
+])
+def test_impossible_values_are_one_line_and_exit_2_before_any_work(argv, message, files, tmp_path, capsys):
+    converted = tmp_path / "converted"
+    assert main(["convert", "--checkpoint", files["good"], "--out", str(converted)]) == 0
+    capsys.readouterr()
+    argv = [{"CKPT": files["good"], "CONVERTED": str(converted)}.get(a, a) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    try:
+        code = main(argv)
+    except SystemExit as e:                                              # refused while parsing the flags
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()

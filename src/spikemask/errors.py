@@ -10,7 +10,8 @@ parameter's name (``epochs must be >= 1, got 0``); the CLI shows the flag instea
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -72,3 +73,21 @@ def check_limits(config: Any) -> None:
                     validate(v)
                 except SpikemaskError as e:
                     raise OptionError(f.name, f"is invalid: {e}") from None
+
+
+def number_in(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+              high_open: bool = False) -> Callable[[Any], None]:
+    """A field check (``metadata["check"]``): the value must be a finite number between ``low`` and ``high``.
+
+    ``low_open`` / ``high_open`` exclude the bound itself. NaN, ±inf, booleans and non-numbers fail.
+    """
+    left, right = ("(" if low_open else "["), (")" if high_open else "]")
+    span = f"in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+
+    def validate(value: Any) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (low is None or (value > low if low_open else value >= low))
+        ok = ok and (high is None or (value < high if high_open else value <= high))
+        if not ok:
+            raise SpikemaskError(f"must be a finite number {span}, got {value!r}")
+    return validate

@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +22,9 @@ from spikemask.errors import SpikemaskError
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
 
-    - Temporary files of ``path`` left by a killed earlier write (``.NAME.*.tmp``) are removed first.
+    - Temporary files of ``path`` left by a killed earlier write are removed first: the temporary file
+      is named ``.NAME.PID.*.tmp`` after the writing process, and one whose process no longer runs is an
+      orphan (a name without a PID counts as one once it is an hour old).
     - The file gets the permissions the user's umask allows (0644 for the usual 022), not mkstemp's 0600.
     - A failed write (full disk, no permission, ...) raises one :class:`SpikemaskError` naming the path;
       the previous file, if any, is kept.
@@ -30,8 +33,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for orphan in path.parent.glob(f".{path.name}.*.tmp"):
-            orphan.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            if _is_orphan(orphan, path.name):
+                orphan.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     except OSError as e:
         raise SpikemaskError(f"cannot write {path}: {e.strerror or e}; pick a folder you can write to") from None
     try:
@@ -49,6 +53,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
                                  "if any, is kept: free disk space or write elsewhere") from None
         raise
     return path
+
+
+def _is_orphan(temp: Path, name: str) -> bool:
+    """True if temporary file ``temp`` of target ``name`` was left by a writer that no longer runs."""
+    pid = temp.name[len(name) + 2:].split(".", 1)[0]
+    if not pid.isdigit():
+        return time.time() - temp.stat().st_mtime > 3600
+    try:
+        os.kill(int(pid), 0)                                     # signal 0: only asks whether it exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:                                      # another user's live process
+        return False
+    return False
 
 
 def _umask() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spikemask.errors import SpikemaskError, number_in
 from spikemask.masks.rsm import SpikeMask
 from spikemask.snn.qcfs import QCFS
 
@@ -35,7 +36,11 @@ def qcfs_site(levels: int, threshold: float, mask_ratio: float | None = 0.0) -> 
 
 
 def scaled(channels: int, width: float) -> int:
-    """Channel count scaled by a width multiplier (at least 1)."""
+    """Channel count scaled by a width multiplier (at least 1); ``width`` must be a finite number > 0."""
+    try:
+        number_in(0, low_open=True)(width)
+    except SpikemaskError as e:
+        raise SpikemaskError(f"model option width {e}") from None
     return max(1, int(round(channels * width)))
 
 

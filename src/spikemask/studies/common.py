@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Subset
 
 from spikemask.checkpoint import build_model, load_checkpoint
 from spikemask.data import get_dataset
-from spikemask.errors import check, check_limits, check_option
+from spikemask.errors import check, check_limits, check_option, number_in
 from spikemask.masks.placement import apply_mask_setting
 
 Log = Callable[[str], None] | None   # gets one line of text per finished step (e.g. print); None: quiet
@@ -56,7 +56,8 @@ class EvalSettings(DataSettings):
     hold_masks: bool = field(default=False, metadata={
         "help": "SNN masks: one draw per image held for all T steps (ours) instead of a fresh mask every "
                 "step (the code, M12)"})
-    alpha: float = field(default=1.0, metadata={"help": "energy per spike in J, P = spikes/1 ms × α"})
+    alpha: float = field(default=1.0, metadata={"help": "energy per spike in J, P = spikes/1 ms × α",
+                                                "check": number_in(0, low_open=True)})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
 

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 from spikemask.checkpoint import save_checkpoint
 from spikemask.convert.conversion import check_input, convert
 from spikemask.convert.simulate import cumulative_mean, simulate
-from spikemask.errors import SpikemaskError, check, check_limits
+from spikemask.errors import SpikemaskError, check, check_limits, number_in
 from spikemask.io import load_torch, write_json
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
@@ -98,7 +98,8 @@ class ConvertConfig(CheckpointSettings):
     """:func:`convert_checkpoint`: a QCFS ANN checkpoint and the IF neurons' starting potential."""
 
     checkpoint: str = field(metadata={"help": "ANN checkpoint.pt from `spikemask train`"})
-    v_init: float = field(default=0.5, metadata={"help": "initial membrane potential as a fraction of θ"})
+    v_init: float = field(default=0.5, metadata={"help": "initial membrane potential as a fraction of θ",
+                                                 "check": number_in(0, 1)})
 
 
 # ----------------------------------------------------------------------------- shared steps

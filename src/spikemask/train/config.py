@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from spikemask.errors import check_limits, check_option
+from spikemask.errors import check_limits, check_option, number_in
 from spikemask.masks.rsm import MASK_MODES, check_ratio
 from spikemask.snn.qcfs import check_level_range
 
@@ -33,9 +33,11 @@ class TrainConfig:
     batch_size: int = field(default=128, metadata={"help": "training batch size (over all processes)", "min": 1})
     optimizer: str = field(default="sgd", metadata={"help": "optimizer", "choices": OPTIMIZERS})
     lr: float = field(default=0.05, metadata={"help": "peak learning rate (cosine schedule)"})
-    weight_decay: float = field(default=5e-4, metadata={"help": "weight decay of the weights (not of 1-D parameters)"})
+    weight_decay: float = field(default=5e-4, metadata={"help": "weight decay of the weights (not of 1-D parameters)",
+                                                        "check": number_in(0)})
     warmup_epochs: int = field(default=0, metadata={"help": "epochs of linear learning-rate warm-up"})
-    label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the cross-entropy"})
+    label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the cross-entropy",
+                                                          "check": number_in(0, 1, high_open=True)})
     mask_ratio: float = field(default=0.0, metadata={"help": "Random Spike Masking ratio while training",
                                                      "check": check_ratio})
     mask_where: str = field(default="*", metadata={"help": "glob of mask names to apply the ratio to"})
@@ -54,10 +56,11 @@ class TrainConfig:
     init: str | None = field(default=None, metadata={
         "help": "start from this checkpoint's weights (e.g. masked fine-tuning)"})
     teacher: str | None = field(default=None, metadata={"help": "distil from this checkpoint (KL·τ² + CE, MST §4.3)"})
-    kd_alpha: float = field(default=0.5, metadata={"help": "weight of the distillation term"})
-    kd_temperature: float = field(default=4.0, metadata={"help": "distillation temperature τ"})
+    kd_alpha: float = field(default=0.5, metadata={"help": "weight of the distillation term", "check": number_in(0, 1)})
+    kd_temperature: float = field(default=4.0, metadata={"help": "distillation temperature τ",
+                                                         "check": number_in(0, low_open=True)})
     seed: int = field(default=0, metadata={"help": "seed of weights, data order and masks"})
-    workers: int = field(default=0, metadata={"help": "data-loader worker processes"})
+    workers: int = field(default=0, metadata={"help": "data-loader worker processes", "min": 0})
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
     amp: bool = field(default=False, metadata={"help": "bfloat16 autocast (GPU)"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/checkpoint.pt"})

@@ -52,7 +52,10 @@ def pick_device(name: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; an unavailable CUDA request falls back to CPU."""
     if name == "auto" or (name.startswith("cuda") and not torch.cuda.is_available()):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise OptionError("device", f"{name!r} is not a device; use cpu, cuda, cuda:N or auto") from None
 
 
 def distributed_setup(device: torch.device) -> tuple[int, int]:
@@ -209,6 +212,9 @@ class Trainer:
         ckpt = load_checkpoint(path)
         check_option(ckpt["model_name"] == self.model.model_name, "out", f"{self.out} holds a run of "
                      f"{ckpt['model_name']}, not of {self.model.model_name}; use another folder or the same model")
+        check_option(all(k in ckpt for k in ("optimizer", "scheduler", "epoch")), "resume",
+                     f"needs a training checkpoint, and {path} has no optimizer state (it was not written by "
+                     "train); use another out folder")
         self.model.load_state_dict(self.model.filter_state_dict(ckpt["state_dict"]))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
