@@ -193,13 +193,19 @@ def test_a_signal_during_training_is_one_line_and_keeps_the_last_checkpoint(sig,
     proc = subprocess.Popen([sys.executable, "-m", "spikemask.cli", "train", "--opt", "width=0.0625", "--opt",
                              "levels=4", "--epochs", "500", "--max-batches", "2", "--batch-size", "16",
                              "--no-progress", "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            # a shell that starts jobs in the background makes them ignore SIGINT; undo that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (out / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     time.sleep(0.5)                                                      # somewhere in a later epoch
     proc.send_signal(getattr(signal, sig))
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()                                                      # never leave a trainer running
+        proc.wait()
     assert proc.returncode == code, err
     assert err.count("\n") == 1 and "last complete checkpoint" in err, err
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] >= 1           # the last complete one loads
