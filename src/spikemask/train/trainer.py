@@ -34,6 +34,7 @@ from spikemask.errors import OptionError, SpikemaskError, check, check_option
 from spikemask.io import write_json
 from spikemask.masks.placement import apply_mask_setting, mask_rng_states, set_mask_rng_states
 from spikemask.models import create_model
+from spikemask.models.base import SpikingClassifier
 from spikemask.report.tables import mean_std
 from spikemask.snn.functional import batch_to_time_major, reset_net
 from spikemask.snn.qcfs import set_level_jitter
@@ -66,11 +67,10 @@ def distributed_setup(device: torch.device) -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(model: SpikingClassifier, weight_decay: float) -> list[dict]:
     """No weight decay on the model's ``no_weight_decay()`` parameters: 1-D ones (biases, BN, QCFS λ,
     masks) and, for MST, the relative position bias tables, as timm and the MST code do (M16, A2)."""
-    exempt = model.no_weight_decay() if hasattr(model, "no_weight_decay") else \
-        {name for name, p in model.named_parameters() if p.dim() <= 1}
+    exempt = model.no_weight_decay()
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     decay = [p for name, p in named if name not in exempt]
     no_decay = [p for name, p in named if name in exempt]
