@@ -50,11 +50,18 @@ def test_energy_layers_add_up_to_the_totals(checkpoints, tmp_path, capsys):
     assert main(["energy", "--checkpoint", checkpoints["vgg"], "-T", "4", *QUICK, "--no-progress",
                  "--out", str(out)]) == 0
     e = json.loads((out / "energy.json").read_text())["energy"]
-    sites = [row for row in e["layers"].values() if row["kind"] == "site"]
-    assert e["spikes_per_image"] > 0
-    assert e["spikes_per_image"] == pytest.approx(sum(r["spikes_per_image"] for r in sites))
+    m = e["measurement"]
+    assert e["spikes_per_image"] > 0 and e["spikes"] == "delivered"
+    assert e["spikes_per_image"] == pytest.approx(sum(s["delivered"] for s in m["sites"]))
+    assert e["fired_per_image"] == pytest.approx(sum(s["fired"] for s in m["sites"]))
+    assert e["acs_per_image"] == pytest.approx(sum(o["acs"] for o in m["ops"]))
+    assert e["macs_per_image"] == pytest.approx(sum(o["macs"] for o in m["ops"]))
+    assert e["models"]["ops"]["total_pj"] == pytest.approx(sum(e["models"]["ops"]["by_op"].values()))
     assert e["power_alpha_watts"] == pytest.approx(e["spikes_per_image"] / 4 / 1e-3)      # P = spikes/step / 1 ms
-    assert "P = " in capsys.readouterr().out
+    assert set(e["models"]) == {"alpha", "ops", "memory", "qann", "qann_int8"}
+    text = capsys.readouterr().out
+    assert "P = " in text and "result: spiking" in text and "SNN / QANN" in text
+    assert (out / "energy_by_layer.png").stat().st_size > 0
 
 
 def test_prune_keeps_the_logits_and_sdm_commands_report_the_masks(checkpoints, tmp_path, capsys):

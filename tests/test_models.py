@@ -48,16 +48,18 @@ def test_unknown_model_and_option_give_clear_errors():
 def test_every_conv_after_the_first_sees_binary_spikes_after_conversion():
     from spikemask.convert.conversion import convert
     from spikemask.convert.simulate import simulate
-    from spikemask.measure import SpikeCounter
+    from spikemask.measure import Recorder
     torch.manual_seed(0)
     for name in ("vgg16", "resnet18"):
         snn = convert(spikemask.create_model(name, in_channels=1, img_size=28, width=0.125, levels=4))
-        with SpikeCounter(snn) as c:
+        with Recorder(snn) as rec:
             simulate(snn, torch.randn(2, 1, 28, 28), 4)
-        convs = [n for n, row in c.counts.items() if row.kind == "synapse" and "fc" not in n
-                 and "classifier" not in n]
-        analog = [n for n in convs if c.counts[n].macs > 0]
-        assert analog == [convs[0]], f"{name}: only the first conv should see analog input, got {analog}"
+        m = rec.measurement(4)
+        convs = [o for o in m.ops if o.op == "conv2d"]
+        analog = [o.name for o in convs if o.input in ("analog", "data")]
+        assert analog == [convs[0].name], f"{name}: only the first conv should see analog input, got {analog}"
+        assert convs[0].role == "encoding" and all(o.role == "hidden" for o in convs[1:])
+        assert m.verdict == "spiking"
 
 
 def test_create_model_keeps_each_models_own_defaults():

@@ -1,4 +1,4 @@
-"""``spikemask energy``: per-layer spike counts, firing rates, synaptic operations and MST power.
+"""``spikemask energy``: the report card — every op and spike counted, the verdict and every energy model.
 
 Its flags are the fields of :class:`~spikemask.studies.evaluate.EnergyConfig` (without ``limit``:
 ``--max-batches`` shortens a run), plus ``--out``; the work is done by :mod:`spikemask.studies.evaluate`.
@@ -9,37 +9,26 @@ import argparse
 
 from spikemask.cli.common import add_out_arg
 from spikemask.cli.options import add_options, config_from_args
+from spikemask.report.tables import energy_card
 from spikemask.studies.evaluate import EnergyConfig, energy
-
-
-def format_layers(layers: dict) -> list[str]:
-    """Table lines: spiking sites with spikes/image and firing rate, synapses with SOPs/MACs."""
-    lines = [f"{'layer':34s} {'kind':8s} {'spikes/img':>12s} {'rate':>7s} {'SOPs/img':>12s} {'MACs/img':>12s}"]
-    for name, row in layers.items():
-        if row["kind"] == "site":
-            lines.append(f"{name:34s} {'spikes':8s} {row['spikes_per_image']:12.4g} {row['firing_rate']:7.3f}")
-        else:
-            lines.append(f"{name:34s} {'synapse':8s} {'':>12s} {'':>7s} {row['sops_per_image']:12.4g} "
-                         f"{row['macs_per_image']:12.4g}")
-    return lines
 
 
 def run(args: argparse.Namespace) -> int:
     result = energy(config_from_args(args, EnergyConfig))
-    e = result.snn["energy"]
-    print("\n".join(format_layers(e["layers"])))
-    print(f"total: {e['spikes_per_image']:.4g} spikes/image over T={e['time_steps']} "
-          f"({e['spikes_per_step']:.4g} per step), {e['sops_per_image']:.4g} SOPs, {e['macs_per_image']:.4g} MACs; "
-          f"P = {e['power_alpha_watts']:.4g} α W (α = {e['alpha']} J/spike); "
-          f"accuracy {100 * result.snn['accuracy']:.2f} %")
-    result.save(args.out)
-    print(f"wrote {args.out}/energy.json")
+    print(energy_card(result.snn["energy"]))
+    print(f"accuracy {100 * result.snn['accuracy']:.2f} % on {result.snn['images']} test images")
+    paths = result.save(args.out)
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("energy", help="per-layer spikes, SOPs and power P = spikes/1 ms × α of the converted SNN",
-                       description="Simulate the converted checkpoint and account its spikes and operations.")
+    p = sub.add_parser("energy", help="every op and spike of the SNN counted, spiking or hybrid, and its energy "
+                                      "under each model",
+                       description="Simulate the checkpoint's SNN (converted, or as trained for Spikformer/SDMFormer) "
+                                   "on the test split, count every operation (ACs on spikes, MACs on analog input) "
+                                   "and spike (fired and delivered), and report MST's α-power, E_AC/E_MAC energy, "
+                                   "a memory-aware energy and the equivalent quantized ANN's.")
     add_options(p, EnergyConfig, exclude=("limit",))
-    add_out_arg(p, "runs/energy", "folder for energy.json")
+    add_out_arg(p, "runs/energy", "folder for energy.json and energy_by_layer.png")
     p.set_defaults(func=run)

@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ANN accuracy: {100 * result.ann_accuracy:.2f} %")
     print("SNN accuracy: " + ", ".join(f"T={t}: {100 * a:.2f} %" for t, a in snn["accuracy_by_step"].items()))
     print(f"spikes per image: {energy['spikes_per_image']:.4g} over T={cfg.time_steps}; "
-          f"power {energy['power_alpha_watts']:.4g} α W")
+          f"power {energy['power_alpha_watts']:.4g} α W ({energy['spikes']} spikes); result: {energy['verdict']}"
+          + (f" ({100 * energy['analog_share']:.1f} % of operations analog)" if energy["verdict"] == "hybrid" else ""))
     result.save(args.out)
     print(f"wrote {Path(args.out)}/metrics.json and accuracy_vs_T.png")
     return 0

@@ -26,7 +26,7 @@ from spikemask.errors import check
 from spikemask.masks.placement import masks
 from spikemask.masks.rsm import HeldSpikeMask, SpikeMask
 from spikemask.models.mst.attention import AttentionProduct, SpikeProduct
-from spikemask.snn.neurons import IFNeuron
+from spikemask.snn.neurons import BaseNeuron, IFNeuron
 from spikemask.snn.qcfs import QCFS
 
 
@@ -53,6 +53,12 @@ def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False) -> nn
     if getattr(snn, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
         snn.model_config = replace(snn.model_config, converted=True)
     return snn
+
+
+def is_spiking(model: nn.Module) -> bool:
+    """True for a model that already spikes (it has neurons and no QCFS to convert: Spikformer, SDMFormer, an SNN)."""
+    modules = list(model.modules())
+    return any(isinstance(m, BaseNeuron) for m in modules) and not any(isinstance(m, QCFS) for m in modules)
 
 
 def _replace(module: nn.Module, kind: type, make: Callable[[nn.Module], nn.Module]) -> int:

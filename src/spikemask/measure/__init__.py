@@ -1,18 +1,18 @@
-"""Measurement: spike and operation counts, energy models, evaluation of SNNs, spike activation maps.
+"""Measurement: one recorder of every operation and spike, energy models over its counts, evaluation.
 
-- :mod:`.spikes`: spike and synaptic-operation counts of converted SNNs and MST power
-  ``P = spikes per step / 1 ms × α`` (MST eq. 10).
-- :mod:`.synaptic`: the E_MAC / E_AC energy model of SDMFormer Table 2 (eqs. 7–8), firing rates and
-  parameter counts with masked channels excluded.
-- :mod:`.evaluation`: accuracy after every step and energy of an SNN over a test loader.
+- :mod:`.recorder`: :class:`Recorder`, the only place that hooks a model — ops (ACs on spikes, MACs on
+  analog input), fired and delivered spikes, neurons per image; :class:`Measurement`, its result.
+- :mod:`.energy`: energy models over a measurement — MST eq. 10 α-power, E_AC/E_MAC over every op,
+  a memory-aware model and the equivalent quantized ANN.
+- :mod:`.synaptic`: SDMFormer's Table 2 (eqs. 7–8) from the recorder's counts, parameter counts.
+- :mod:`.evaluation`: accuracy after every step and the energy report of an SNN over a test loader.
 - :mod:`.sam`, :mod:`.activity`: spike activation maps (MST Fig. 7), SDMFormer's Fig. 1a and Fig. 4 analyses.
 
-Only this package registers forward hooks on models (``tests/test_architecture.py`` checks it).
+Only :mod:`.recorder` registers forward hooks (``tests/test_architecture.py`` checks it).
 """
-from spikemask.measure.spikes import EnergyReport, SpikeCounter, conv_sops, power_watts
+from spikemask.measure.energy import E_AC_PJ, E_MAC_PJ, ENERGY_MODELS, energy_report, power_watts
+from spikemask.measure.recorder import Measurement, Recorder
 from spikemask.measure.synaptic import (
-    E_AC_PJ,
-    E_MAC_PJ,
     block_firing_rates,
     compare_models,
     measure_activity,
@@ -21,5 +21,6 @@ from spikemask.measure.synaptic import (
     synaptic_layers,
 )
 
-__all__ = ["EnergyReport", "SpikeCounter", "conv_sops", "power_watts", "E_AC_PJ", "E_MAC_PJ", "block_firing_rates",
-           "compare_models", "measure_activity", "parameter_counts", "synaptic_energy", "synaptic_layers"]
+__all__ = ["E_AC_PJ", "E_MAC_PJ", "ENERGY_MODELS", "Measurement", "Recorder", "block_firing_rates",
+           "compare_models", "energy_report", "measure_activity", "parameter_counts", "power_watts",
+           "synaptic_energy", "synaptic_layers"]

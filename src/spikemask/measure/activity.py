@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from spikemask.convert.simulate import simulate
+from spikemask.measure.recorder import Recorder
 from spikemask.models.spikformer.sdmformer import residual_offset
 from spikemask.models.spikformer.spikformer import Spikformer
 
@@ -31,20 +32,18 @@ def inactive_channel_ratios(model: Spikformer, inputs: Iterable[torch.Tensor], b
     """
     attn = model.blocks[block].attn
     seen: dict[str, torch.Tensor] = {}
-    pre = attn.register_forward_pre_hook(lambda m, args: seen.__setitem__("in", args[0]))
-    post = attn.register_forward_hook(lambda m, args, out: seen.__setitem__("out", out))
+    recorder = Recorder(model, count=False)
+    recorder.tap(attn, lambda m, args: seen.__setitem__("in", args[0]), pre=True)
+    recorder.tap(attn, lambda m, args, out: seen.__setitem__("out", out))
     ratios: list[float] = []
-    try:
-        model.eval()
+    model.eval()
+    with recorder:
         for x in inputs:
             simulate(model, x)
             spikes_in = seen["in"] - residual_offset(model)                  # [T, B, D, N]
             active_in = spikes_in.abs().sum(dim=(0, 3)) > 0                  # [B, D]
             silent_out = seen["out"].abs().sum(dim=(0, 3)) == 0              # [B, D]
             ratios += (active_in & silent_out).float().mean(dim=1).tolist()
-    finally:
-        pre.remove()
-        post.remove()
     values = np.asarray(ratios, dtype=np.float64)
     return {"ratios": ratios, "mean": float(values.mean()) if ratios else float("nan"),
             "median": float(np.median(values)) if ratios else float("nan")}
@@ -60,10 +59,7 @@ def position_heatmaps(model: Spikformer, x: torch.Tensor) -> np.ndarray:
         ``[T, B, h, w]`` array (the token grid per time step and sample).
     """
     seen: dict[str, torch.Tensor] = {}
-    hook = model.pos.register_forward_hook(lambda m, args, out: seen.__setitem__("out", out))
-    try:
-        model.eval()
+    model.eval()
+    with Recorder(model, count=False).tap(model.pos, lambda m, args, out: seen.__setitem__("out", out)):
         simulate(model, x)
-    finally:
-        hook.remove()
     return seen["out"].mean(dim=2).cpu().numpy()

@@ -24,6 +24,7 @@ from torch import nn
 
 from spikemask.convert.simulate import simulate
 from spikemask.errors import check
+from spikemask.measure.recorder import Recorder
 from spikemask.models.layers import SpikeSite
 
 
@@ -37,13 +38,11 @@ def record_spikes(snn: nn.Module, x: torch.Tensor, time_steps: int, sites: str) 
     check(bool(names), f"no spike site matches {sites!r}; MST sites are named like 'layers.0.blocks.0.norm1_site'")
     chunks: dict[str, list[torch.Tensor]] = {n: [] for n in names}
     modules = dict(snn.named_modules())
-    handles = [modules[n].register_forward_hook(lambda m, i, out, n=n: chunks[n].append((out != 0).float()))
-               for n in names]
-    try:
+    recorder = Recorder(snn, count=False)
+    for n in names:
+        recorder.tap(modules[n], lambda m, i, out, n=n: chunks[n].append((out != 0).float()))
+    with recorder:
         simulate(snn, x, time_steps)
-    finally:
-        for h in handles:
-            h.remove()
     batch = x.shape[0]
     return {n: torch.cat([c.reshape(-1, batch, *c.shape[1:]) for c in cs]) for n, cs in chunks.items()}
 

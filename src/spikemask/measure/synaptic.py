@@ -12,7 +12,7 @@ with E_MAC = 4.6 pJ and E_AC = 0.9 pJ (45 nm) by default. Table 2 writes Q, K, V
 ``3 · E_AC · F · T · S``; with a different mask per layer the three terms are summed instead (equal
 when the masks agree).
 
-``S_Conv`` (A9) is measured with forward hooks over a test set:
+``S_Conv`` (A9) is measured by the :class:`~spikemask.measure.recorder.Recorder` over a test set:
 
 - ``rate="input"`` (default): spikes arriving per input element of the conv (mean over channels,
   tokens, T and samples), so ``F_M · T · S`` counts one accumulate per input spike per kept output
@@ -24,7 +24,8 @@ when the masks agree).
   (as plotted in Fig. 6).
 
 Not counted (A10): attention matmuls, BN, residual and LPE adds, the head; :func:`measure_activity`
-reports their operation counts under ``"excluded"``.
+reports the recorder's counts of the attention products and the head under ``"excluded"``; the
+``ops`` model of :mod:`spikemask.measure.energy` counts them all.
 """
 from __future__ import annotations
 
@@ -36,14 +37,13 @@ from torch import nn
 from spikemask.convert.simulate import simulate
 from spikemask.errors import SpikemaskError, check
 from spikemask.masks.dynamic import DynamicMask
+from spikemask.measure.energy import E_AC_PJ, E_MAC_PJ
+from spikemask.measure.recorder import Measurement, Recorder
 from spikemask.models.spikformer.pruning import prune
-from spikemask.models.spikformer.sdmformer import SDMFormer, residual_offset
+from spikemask.models.spikformer.sdmformer import SDMFormer
 from spikemask.models.spikformer.spikformer import ConvStage, Spikformer, TokenConv
 
-E_MAC_PJ = 4.6  # energy of one multiply-accumulate, 45 nm CMOS (pJ)
-E_AC_PJ = 0.9   # energy of one accumulate (pJ)
 BLOCK_ROWS = {"attn.q": "q", "attn.k": "k", "attn.v": "v", "attn.proj": "proj", "mlp.fc1": "mlp1", "mlp.fc2": "mlp2"}
-RESIDUAL_READERS = ("q", "k", "v", "mlp1")  # rows whose input is the residual stream
 
 
 def synaptic_layers(model: Spikformer) -> list[tuple[str, str, ConvStage | TokenConv]]:
@@ -69,72 +69,56 @@ def _kept(layer: ConvStage | TokenConv) -> torch.Tensor | None:
     return mask.kept() if isinstance(mask, DynamicMask) else None
 
 
-class _Tally:
-    """Running sums for one layer: its FLOPs per step (eq. 7) and the input/output spike totals."""
+def table2_activity(model: Spikformer, m: Measurement) -> dict[str, Any]:
+    """What Table 2 needs for every synaptic layer, read from a :class:`~spikemask.measure.recorder.Measurement`.
 
-    def __init__(self, layer: ConvStage | TokenConv, offset: torch.Tensor | float) -> None:
-        self.layer, self.offset = layer, offset
-        self.flops = 0
-        self.in_sum = self.in_count = self.out_sum = self.out_count = 0.0
-
-    def on_conv(self, module: nn.Module, args: tuple, out: torch.Tensor) -> None:
-        x = args[0] - self.offset                                   # folded [T*B, C_in, ...]
-        self.in_sum += float(x.sum())
-        self.in_count += x.numel()
-        self.flops = module.weight.numel() * out[0, 0].numel()      # K²·C_in·C_out · H_out·W_out
-
-    def on_lif(self, module: nn.Module, args: tuple, out: torch.Tensor) -> None:
-        kept = _kept(self.layer)
-        spikes = out if kept is None else out[:, :, kept]           # [T, B, C_kept, ...]
-        self.out_sum += float(spikes.sum())
-        self.out_count += spikes.numel()
+    Returns ``{"samples", "time_steps", "layers": [{"name", "row", "flops", "retained", "input_rate",
+    "output_rate"}, ...], "excluded": {"attention_acs", "head_macs"}}``: ``flops`` is F_Conv per sample
+    and time step (the conv's dense MACs), ``retained`` R_mask, ``input_rate`` the events per input
+    element (LPE subtracted, :meth:`~spikemask.models.spikformer.sdmformer.SDMFormer.constant_inputs`),
+    ``output_rate`` the LIF's spikes per element of its kept channels. ``excluded`` are the recorder's
+    counts of what Table 2 leaves out (A10): the attention products and the head.
+    """
+    ops = {o.name: o for o in m.ops}
+    sites = {s.name: s for s in m.sites}
+    steps = m.images * m.time_steps
+    layers = []
+    for name, row, layer in synaptic_layers(model):
+        conv, lif = ops[f"{name}.conv"], sites[f"{name}.lif"]
+        kept = _kept(layer)
+        retained = 1.0 if kept is None else float(kept.float().mean())
+        layers.append({"name": name, "row": row, "flops": conv.dense_macs / steps, "retained": retained,
+                       "input_rate": conv.events / conv.elements if conv.elements else 0.0,
+                       "output_rate": lif.delivered / (lif.neurons * steps * retained) if retained else 0.0})
+    return {"samples": m.images, "time_steps": m.time_steps, "layers": layers,
+            "excluded": {"attention_acs": sum(o.acs + o.macs for o in m.ops if o.op == "matmul") / m.images,
+                         "head_macs": sum(o.macs for o in m.ops if o.role == "readout") / m.images}}
 
 
 @torch.no_grad()
 def measure_activity(model: Spikformer, batches: Iterable[torch.Tensor], max_batches: int | None = None
                      ) -> dict[str, Any]:
-    """Run ``model`` (eval mode) on ``batches`` and record what Table 2 needs for every synaptic layer.
+    """Run ``model`` (eval mode) on ``batches`` in a :class:`~spikemask.measure.recorder.Recorder`;
+    :func:`table2_activity` of what it counted.
 
     Args:
         batches: images ``[B, C, H, W]`` (shown for the model's ``default_time_steps``) or time-major
             frames ``[T, B, C, H, W]``.
         max_batches: stop after this many batches.
-    Returns:
-        ``{"samples", "time_steps", "layers": [{"name", "row", "flops", "retained", "input_rate",
-        "output_rate"}, ...], "excluded": {"attention_ops", "head_macs"}}``; ``flops`` is F_Conv per
-        sample and time step, ``retained`` R_mask, the rates are spikes per element.
     """
-    layers = synaptic_layers(model)
-    offset = residual_offset(model)
-    tallies = [_Tally(layer, offset[0] if row in RESIDUAL_READERS and torch.is_tensor(offset) else 0.0)
-               for _, row, layer in layers]
-    hooks = [h for (_, _, layer), t in zip(layers, tallies)
-             for h in (layer.conv.register_forward_hook(t.on_conv), layer.lif.register_forward_hook(t.on_lif))]
-    samples, time_steps = 0, None
+    synaptic_layers(model)                                  # refuse other families first
+    time_steps = None
     model.eval()
-    try:
+    with Recorder(model) as rec:
         for i, x in enumerate(batches):
             if max_batches is not None and i >= max_batches:
                 break
             steps = x.shape[0] if x.dim() == 5 else model.default_time_steps
             check(time_steps in (None, steps), "all batches must have the same number of time steps")
-            time_steps, samples = steps, samples + x.shape[-4]
+            time_steps = steps
             simulate(model, x, steps)
-    finally:
-        for h in hooks:
-            h.remove()
-    check(samples > 0, "no input batches were given; pass a non-empty test loader or list of batches")
-    dim, tokens = model.config["dim"], model.grid ** 2
-    return {
-        "samples": samples,
-        "time_steps": time_steps,
-        "layers": [{"name": name, "row": row, "flops": t.flops,
-                    "retained": 1.0 if _kept(layer) is None else float(_kept(layer).float().mean()),
-                    "input_rate": t.in_sum / t.in_count, "output_rate": t.out_sum / max(t.out_count, 1.0)}
-                   for (name, row, layer), t in zip(layers, tallies)],
-        "excluded": {"attention_ops": 2 * tokens * tokens * dim * time_steps * len(model.blocks),
-                     "head_macs": dim * model.num_classes},
-    }
+    check(time_steps is not None, "no input batches were given; pass a non-empty test loader or list of batches")
+    return table2_activity(model, rec.measurement(time_steps))
 
 
 def synaptic_energy(activity: dict[str, Any], e_mac: float = E_MAC_PJ, e_ac: float = E_AC_PJ,

@@ -103,6 +103,14 @@ class SpikingClassifier(nn.Module):
         self.check_time_major(x)
         return self.forward_head(self.forward_features(x))
 
+    def constant_inputs(self) -> dict[str, torch.Tensor]:
+        """``{op name: constant part of its input}`` that :mod:`spikemask.measure` subtracts before counting.
+
+        A constant term ``P`` of an input contributes ``W·P`` once, not per step, so only the rest
+        (the spikes) drives operations. Default: none.
+        """
+        return {}
+
     def filter_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map a saved state dict onto this model's keys before loading (timm's ``checkpoint_filter_fn``).
 

@@ -1,6 +1,8 @@
 """Building blocks shared by the conversion models (ResNet, VGG, MST Swin)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -28,6 +30,23 @@ class SpikeSite(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act(x)
         return y if self.mask is None else self.mask(y)
+
+
+def identity(x: torch.Tensor) -> torch.Tensor:
+    """The default ``f`` of :class:`MatMul`."""
+    return x
+
+
+class MatMul(nn.Module):
+    """``f(a) @ b`` as a module, so that :mod:`spikemask.measure` sees (and counts) the product.
+
+    Shapes: ``a`` ``[..., M, K]``, ``b`` ``[..., K, N]`` → ``[..., M, N]``; ``f`` (default identity)
+    is applied to ``a`` first (MST's softmax).
+    """
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor,
+                f: Callable[[torch.Tensor], torch.Tensor] = identity) -> torch.Tensor:  # noqa: D102
+        return f(a) @ b
 
 
 def qcfs_site(levels: int, threshold: float, mask_ratio: float | None = 0.0) -> SpikeSite:

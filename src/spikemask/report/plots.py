@@ -129,3 +129,30 @@ def plot_event_frames(samples: dict[str, np.ndarray], title: str, path: str | os
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path, dpi=100, tight=False)
+
+
+def plot_energy_by_layer(ops: Sequence[dict], by_op: dict[str, float], path: str | os.PathLike,
+                         title: str = "energy per layer") -> Path:
+    """Stacked bars of energy (pJ per image, ``by_op``) per layer, split by op kind (``ops`` records).
+
+    A layer is an op name without its last component (``layers.0.blocks.1.attn``); the stack shows how
+    much of it is convolution, linear, attention product, softmax, ... .
+    """
+    layers: dict[str, dict[str, float]] = {}
+    for o in ops:
+        layer = o["name"].rsplit(".", 1)[0] if "." in o["name"] else o["name"]
+        kind = o["op"] + (" (analog)" if o["analog"] else "")
+        layers.setdefault(layer, {})
+        layers[layer][kind] = layers[layer].get(kind, 0.0) + by_op.get(o["name"], 0.0)
+    kinds = sorted({k for v in layers.values() for k in v})
+    fig = Figure(figsize=(max(6.0, 0.28 * len(layers) + 2), 4.2))
+    ax = fig.subplots()
+    bottom = np.zeros(len(layers))
+    for kind in kinds:
+        values = np.array([layers[layer].get(kind, 0.0) for layer in layers])
+        ax.bar(range(len(layers)), values, bottom=bottom, label=kind)
+        bottom += values
+    ax.set_xticks(range(len(layers)), list(layers), rotation=90, fontsize=6)
+    ax.set(ylabel="energy per image (pJ)", title=title)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)

@@ -19,6 +19,15 @@ def si(value: float) -> str:
     return f"{value:.2f}"
 
 
+def joules(pj: float) -> str:
+    """An energy in pJ with an SI prefix: ``4.079e7`` → ``'40.79 µJ'``."""
+    value = pj * 1e-12
+    for div, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")):
+        if abs(value) >= div:
+            return f"{value / div:.2f} {unit}"
+    return f"{pj:.2f} pJ"
+
+
 @dataclass
 class Table3Row:
     """One line of MST Table 3: a model at one masking ratio.
@@ -69,4 +78,57 @@ def sdm_energy_table(energy: dict[str, Any]) -> str:
     for row in dict.fromkeys([*spk, *sdm]):
         a, b = spk.get(row, 0.0), sdm.get(row, 0.0)
         lines.append(f"{row:12s} {a:15.4g} {b:15.4g} {b / a if a else float('nan'):7.3f}")
+    return "\n".join(lines)
+
+
+def energy_card(report: dict[str, Any]) -> str:
+    """``spikemask energy``'s report: per-op and per-source counts, totals, the verdict and every energy model.
+
+    ``report`` is :func:`spikemask.measure.energy.energy_report`'s output; counts are per image over T steps.
+    """
+    m = report["measurement"]
+    lines = [f"{'op':40s} {'kind':12s} {'role':8s} {'input':7s} {'ACs/img':>11s} {'MACs/img':>11s}"]
+    for o in m["ops"]:
+        note = " (folded)" if o["folded"] else " (analog)" if o["analog"] else ""
+        lines.append(f"{o['name']:40s} {o['op']:12s} {o['role']:8s} {o['input']:7s} {o['acs']:11.4g} "
+                     f"{o['macs']:11.4g}{note}")
+    lines += ["", f"{'spike source':40s} {'neurons':>9s} {'fired/img':>11s} {'deliv./img':>11s} {'rate':>7s}"]
+    for s in m["sites"]:
+        lines.append(f"{s['name']:40s} {s['neurons']:9d} {s['fired']:11.4g} {s['delivered']:11.4g} "
+                     f"{s['firing_rate']:7.4f}")
+    verdict = report["verdict"]
+    if verdict == "hybrid":
+        kinds = sorted({o["op"] if o["op"] in ("softmax", "layernorm", "rate-product") else f"{o['op']} on analog input"
+                        for o in m["ops"] if o["analog"]})
+        verdict += f": {100 * report['analog_share']:.1f} % of operations are analog ({', '.join(kinds)})"
+    lines += ["", f"T = {report['time_steps']}, {report['images']} images: {m['neurons']} neurons, "
+                  f"{report['fired_per_image']:.4g} spikes fired and {report['delivered_per_image']:.4g} delivered "
+                  f"per image, {report['acs_per_image']:.4g} ACs, {report['macs_per_image']:.4g} MACs",
+              f"result: {verdict}", "energy per image:"]
+    models = report["models"]
+    if "alpha" in models:
+        a = models["alpha"]
+        lines.append(f"  alpha   MST eq. 10 on {a['spikes']} spikes: P = {a['watts']:.4g} α W "
+                     f"({a['spikes_per_step']:.4g} spikes per 1 ms step, α = {a['alpha']} J)")
+    if "ops" in models:
+        o = models["ops"]
+        lines.append(f"  ops     E_AC·ACs + E_MAC·MACs over every op: {joules(o['total_pj'])} "
+                     f"(ACs {joules(o['ac_pj'])}, MACs {joules(o['mac_pj'])}, analog {joules(o['analog_pj'])})")
+    if "memory" in models:
+        o = models["memory"]
+        lines.append(f"  memory  ops + SRAM traffic: {joules(o['total_pj'])} (compute {joules(o['compute_pj'])}, "
+                     f"memory {joules(o['memory_pj'])})")
+    if "qann" in models:
+        q, q8 = models["qann"], models["qann_int8"]
+        lines.append(f"  qann    the quantized ANN run once: {joules(q['compute_pj'])} compute at fp32 MACs, "
+                     f"{joules(q8['compute_pj'])} at int8; {joules(q['total_pj'])} with memory")
+        for key, label in (("ops", "ops vs fp32 QANN"), ("ops_int8", "ops vs int8 QANN"),
+                           ("memory", "memory vs fp32 QANN with memory")):
+            if key in report.get("snn_vs_qann", {}):
+                r = report["snn_vs_qann"][key]
+                lines.append(f"          SNN / QANN ({label}): ×{r:.3g} — the SNN spends "
+                             f"{'less' if r < 1 else 'more'}")
+    if "table2" in models:
+        t = models["table2"]
+        lines.append(f"  table2  SDMFormer Table 2 (S_Conv = {t['rate']} rate): {joules(t['total_pj'])}")
     return "\n".join(lines)

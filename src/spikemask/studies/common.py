@@ -58,6 +58,9 @@ class EvalSettings(DataSettings):
                 "step (the code, M12)"})
     alpha: float = field(default=1.0, metadata={"help": "energy per spike in J, P = spikes/1 ms × α",
                                                 "check": number_in(0, low_open=True)})
+    spikes: str = field(default="delivered", metadata={
+        "help": "spikes in MST's power P = spikes/1 ms × α: 'delivered' (after the masks) or 'fired' (before)",
+        "choices": ("fired", "delivered")})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
 

@@ -129,7 +129,7 @@ def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
 
     One record per ratio: ``model``, ``mask_ratio``, ``checkpoint``, ``ann_accuracy``, ``snn_accuracy``
     (``{str(t): fraction}`` for t = 1, 2, 4, ..., T), ``spikes_per_image``, ``spikes_per_step``,
-    ``sops_per_image``, ``power_alpha_watts`` (α W) and ``power_ratio`` (to the 0 % record).
+    ``acs_per_image``, ``power_alpha_watts`` (α W) and ``power_ratio`` (to the 0 % record).
     """
     device = pick_device(cfg.device)
     loader = DataLoader(get_dataset(cfg.dataset, root=cfg.root, train=False, augment=False).dataset, EVAL_BATCH)
@@ -144,7 +144,7 @@ def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
                      "ann_accuracy": evaluate_accuracy(ann, loader, device, cfg.max_batches),
                      "snn_accuracy": {str(t): a for t, a in snn_result["accuracy_by_step"].items()},
                      "spikes_per_image": energy["spikes_per_image"], "spikes_per_step": energy["spikes_per_step"],
-                     "sops_per_image": energy["sops_per_image"], "power_alpha_watts": energy["power_alpha_watts"]})
+                     "acs_per_image": energy["acs_per_image"], "power_alpha_watts": energy["power_alpha_watts"]})
     base = next(row for row in rows if row["mask_ratio"] == 0)["power_alpha_watts"]
     for row in rows:
         row["power_ratio"] = row["power_alpha_watts"] / base

@@ -31,13 +31,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from spikemask.checkpoint import save_checkpoint
-from spikemask.convert.conversion import check_input, convert
+from spikemask.convert.conversion import check_input, convert, is_spiking
 from spikemask.convert.simulate import cumulative_mean, simulate
 from spikemask.errors import SpikemaskError, check, check_limits, number_in
 from spikemask.io import load_torch, write_json
 from spikemask.masks.rsm import check_ratio
+from spikemask.measure.energy import ENERGY_MODELS, check_model
 from spikemask.measure.evaluation import evaluate_snn
-from spikemask.report.plots import plot_accuracy_vs_steps
+from spikemask.report.plots import plot_accuracy_vs_steps, plot_energy_by_layer
 from spikemask.snn.neurons import IFNeuron
 from spikemask.studies.common import EvalSettings, load_ann, test_loader
 from spikemask.train.trainer import evaluate_accuracy, pick_device
@@ -92,6 +93,10 @@ class EvaluateConfig(SimulationSettings, CheckpointSettings):
 class EnergyConfig(SimulationSettings, CheckpointSettings):
     """:func:`energy`: the checkpoint simulated on the test split."""
 
+    energy_models: list[str] = field(default_factory=lambda: list(ENERGY_MODELS), metadata={
+        "help": f"energy models to report, any of {', '.join(ENERGY_MODELS)} (SDMFormer's table2 is added "
+                "for Spikformer/SDMFormer)", "check": check_model})
+
 
 @dataclass(kw_only=True)
 class ConvertConfig(CheckpointSettings):
@@ -107,11 +112,13 @@ def simulate_split(model: nn.Module, loader: DataLoader, cfg: SimulationSettings
                    device: torch.device) -> dict[str, Any]:
     """Convert ``model`` and run :func:`~spikemask.measure.evaluation.evaluate_snn` with the settings of ``cfg``.
 
-    Returns ``{"accuracy_by_step": {t: fraction}, "accuracy": at T, "energy": EnergyReport dict, "images"}``.
+    A directly trained spiking model (Spikformer, SDMFormer) is simulated as it is.
+    Returns ``{"accuracy_by_step": {t: fraction}, "accuracy": at T, "energy": energy report, "images"}``.
     """
-    snn = convert(model, hold_masks=cfg.hold_masks)
+    snn = model if is_spiking(model) else convert(model, hold_masks=cfg.hold_masks)
     return evaluate_snn(snn, loader, cfg.time_steps, device, cfg.time_chunk, cfg.alpha, cfg.mask_seed,
-                        cfg.max_batches, progress=cfg.progress)
+                        cfg.max_batches, progress=cfg.progress, spikes=cfg.spikes,
+                        energy_models=getattr(cfg, "energy_models", None))
 
 
 def load_input(path: str | Path) -> torch.Tensor:
@@ -208,9 +215,15 @@ class EnergyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"checkpoint": self.checkpoint, "mask": self.mask, **self.snn}
 
-    def save(self, out: str | Path) -> Path:
-        """Write ``energy.json`` into ``out``."""
-        return write_json(Path(out) / "energy.json", self.to_dict())
+    def save(self, out: str | Path) -> list[Path]:
+        """Write ``energy.json`` and ``energy_by_layer.png`` (per-layer energy of the ``ops`` model) into ``out``."""
+        paths = [write_json(Path(out) / "energy.json", self.to_dict())]
+        e = self.snn["energy"]
+        if "ops" in e["models"]:
+            paths.append(plot_energy_by_layer(e["measurement"]["ops"], e["models"]["ops"]["by_op"],
+                                              Path(out) / "energy_by_layer.png",
+                                              f"E_AC·ACs + E_MAC·MACs per layer ({e['verdict']})"))
+        return paths
 
 
 def energy(cfg: EnergyConfig) -> EnergyResult:

@@ -26,17 +26,13 @@ import torch
 from torch import nn
 
 from spikemask.errors import SpikemaskError
-from spikemask.models.layers import qcfs_site
+from spikemask.models.layers import MatMul, identity, qcfs_site
 from spikemask.snn.base import StatefulModule
 from spikemask.snn.functional import time_major_view
 
 PRODUCTS = ("step", "rate")
 SOFTMAX_MODES = ("code", "none")
 NEG_INF = -100.0  # the "minus infinity" Swin and MST add to masked scores before softmax
-
-
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x
 
 
 def check_product(mode: str) -> str:
@@ -46,7 +42,7 @@ def check_product(mode: str) -> str:
     return mode
 
 
-class AttentionProduct(nn.Module):
+class AttentionProduct(MatMul):
     """The ANN's ``f(a) @ b``; ``mode`` is the :class:`SpikeProduct` mode that conversion will build.
 
     Shapes: ``a`` ``[N, ..., M, K]``, ``b`` ``[N, ..., K, N']`` → ``[N, ..., M, N']``.
@@ -55,10 +51,6 @@ class AttentionProduct(nn.Module):
     def __init__(self, mode: str = "step") -> None:
         super().__init__()
         self.mode = check_product(mode)
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor,
-                f: Callable[[torch.Tensor], torch.Tensor] = _identity) -> torch.Tensor:  # noqa: D102
-        return f(a) @ b
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"
@@ -80,7 +72,7 @@ class SpikeProduct(StatefulModule):
         self.register_state("state")   # (Σa, Σb, steps done, last cumulative product) in 'rate' mode
 
     def forward(self, a: torch.Tensor, b: torch.Tensor,
-                f: Callable[[torch.Tensor], torch.Tensor] = _identity) -> torch.Tensor:  # noqa: D102
+                f: Callable[[torch.Tensor], torch.Tensor] = identity) -> torch.Tensor:  # noqa: D102
         if self.mode == "step":
             return f(a) @ b
         a_t, restore = time_major_view(a, self.step_mode)

@@ -62,6 +62,12 @@ class SDMFormer(Spikformer):
         """SDMFormer's LPE (D6) in place of Spikformer's RPE."""
         return LearnablePositionEmbedding(dim, grid)
 
+    def constant_inputs(self) -> dict[str, torch.Tensor]:
+        """The LPE ``P`` ``[1, D, N]`` in the input of every conv that reads the residual stream (Q, K, V, MLP1)."""
+        offset = residual_offset(self)[0]
+        return {f"blocks.{i}.{unit}.conv": offset for i in range(len(self.blocks))
+                for unit in ("attn.q", "attn.k", "attn.v", "mlp.fc1")}
+
 
 def build_sdmformer(*, depth: int, dim: int, num_classes: int = 10, in_channels: int = 2, img_size: int = 128,
                     time_steps: int = 16, patch: int = 16, heads: int = 16, mlp_ratio: float = 4.0,

@@ -37,6 +37,7 @@ from spikemask.errors import check
 from spikemask.masks.dynamic import DynamicMask
 from spikemask.models._registry import register_model
 from spikemask.models.base import SpikingClassifier
+from spikemask.models.layers import MatMul
 from spikemask.snn.functional import seq_forward
 from spikemask.snn.neurons import LIFNeuron
 
@@ -184,6 +185,7 @@ class SpikingSelfAttention(nn.Module):
         self.q = token_conv("attn.q", dim, dim, False, mask_init, kept)
         self.k = token_conv("attn.k", dim, dim, False, mask_init, kept)
         self.v = token_conv("attn.v", dim, dim, False, mask_init, kept)
+        self.qk, self.av = MatMul(), MatMul()
         self.attn_lif = lif(ATTENTION_THRESHOLD)
         self.proj = token_conv("attn.proj", self.v.conv.out_channels, dim, True, mask_init, kept)
 
@@ -196,7 +198,7 @@ class SpikingSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         T, B, _, N = x.shape
         q, k, v = (self._split_heads(unit(x), unit) for unit in (self.q, self.k, self.v))
-        out = (q @ k.transpose(-2, -1)) @ v * ATTENTION_SCALE        # [T, B, heads, N, D/heads]
+        out = self.av(self.qk(q, k.transpose(-2, -1)), v) * ATTENTION_SCALE        # [T, B, heads, N, D/heads]
         out = out.transpose(3, 4).reshape(T, B, self.dim, N)
         if self.v.index is not None:
             out = out[:, :, self.v.index]

@@ -1,0 +1,497 @@
+"""The one recorder: every operation and every spike of a network's forward passes, counted.
+
+:class:`Recorder` is the only place in spikemask that registers forward hooks (``tests/test_architecture.py``
+checks it). Every analysis is built on it: the energy report (:mod:`.energy`), SDMFormer's Table 2
+(:mod:`.synaptic`), spike activation maps (:mod:`.sam`), inactive channels and position heatmaps
+(:mod:`.activity`). Counting is on by default; :meth:`Recorder.tap` lets an analysis see the inputs or
+output of one module without hooking it itself.
+
+**Spike sources.** A :class:`~spikemask.models.layers.SpikeSite` (activation + Random Spike Mask) has
+*fired* spikes (the nonzero outputs of its activation, before the mask) and *delivered* spikes (its
+nonzero outputs, after the mask); a neuron outside a site (Spikformer's LIFs) fires what it delivers.
+``neurons`` is the number of neurons per image per step: output elements of one forward call divided
+by the (time step, image) pairs of that call, so windows, heads and tokens are all counted.
+
+**Operations.** For every ``Conv1d``/``Conv2d``/``Linear``, matrix product (:class:`~spikemask.models.layers.MatMul`,
+:class:`~spikemask.models.mst.attention.AttentionProduct`, :class:`~spikemask.models.mst.attention.SpikeProduct`),
+pooling layer, softmax, ``LayerNorm`` and ``BatchNorm``, each input is classified:
+
+- ``spikes``: every nonzero has the same magnitude (binary, ``{0, θ}``, ``{0, ±θ}``);
+- ``multi``: every value is an integer multiple of its smallest nonzero magnitude (sums of spikes such
+  as a residual stream, or counts of coincident spikes); each unit is one event;
+- ``analog``: anything else (pixels, currents, running means, softmax outputs).
+
+and counted as **ACs** (accumulates, exact: Σ events × the synapses each one reaches, borders, strides
+and groups included) when it is driven by events, or **MACs** (the dense count) when it is analog:
+
+- conv / linear / pooling: ACs = Σ events × fan-out; MACs = outputs × inputs per output.
+- ``a @ b`` with both operands event-driven: each pair of nonzeros ``a[m, k]``, ``b[k, n]`` is one
+  accumulate into ``out[m, n]`` — an event-driven implementation walks, for every event of column
+  ``k`` of ``a``, the events of row ``k`` of ``b`` — so ACs = Σ_k events(a[:, k]) · events(b[k, :]).
+  With one operand analog (a softmax output), each event of the other accumulates the matching
+  analog row/column: ACs = events × that length. Both analog: MACs = M·K·N.
+- the softmax of MST's ``softmax='code'`` (3 MACs per score: exp, sum, divide) and ``LayerNorm``
+  (3 MACs per element: mean, variance, normalise with affine) are analog by nature;
+- ``product='rate'`` (:class:`~spikemask.models.mst.attention.SpikeProduct`): a dense product of
+  running means at every step, plus its running sums and increments — all MACs, analog.
+- eval-mode ``BatchNorm`` (always) and average pooling on currents are affine maps that fold into
+  the neighbouring synapses or the next neuron's per-channel threshold and bias current; they are
+  listed (``folded``) with their input elements but cost nothing. Not listed, for the same reason: scalar scalings of a
+  product, constant bias currents (relative position bias in ``softmax='none'``), residual merges.
+
+Each op also has a **role**: ``encoding`` (runs before the first spike source of a forward call: the
+layers that read the image or frames; their input is ``data`` and always costs dense MACs, as in
+Spikformer's and SDMFormer's accounting — pixels in steps of 1/255 are not spikes), ``readout`` (no
+spike source runs after it: the classifier head) or ``hidden``. A network is **spiking** when no hidden
+op has analog input (folded ops aside); otherwise it is **hybrid**, and :meth:`Measurement.analog_share`
+says which share of its operations are analog. SDMFormer's learnable position embedding is a constant
+part of the residual stream; the model declares it
+(:meth:`~spikemask.models.base.SpikingClassifier.constant_inputs`) and it is subtracted before
+classification, as its product with the weights is computed once (``W(s + P) = Ws + WP``).
+
+All counts are per image over all ``T`` steps (:meth:`Recorder.measurement`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikemask.errors import check
+from spikemask.models.layers import MatMul, SpikeSite, identity
+from spikemask.models.mst.attention import SpikeProduct
+from spikemask.snn.neurons import BaseNeuron
+
+INPUT_KINDS = ("spikes", "multi", "analog", "data")   # ordered from event-driven to analog; data: the model input
+ALWAYS_FOLDED = ("batchnorm",)                  # eval-mode BN: an affine map per channel
+FOLDED_ON_CURRENTS = ("avgpool",)               # linear maps folded into neighbours when on analog currents
+ANALOG_OPS = ("softmax", "layernorm", "rate-product")
+SOFTMAX_MACS = 3      # exp, sum, divide per score
+LAYERNORM_MACS = 3    # mean, variance, normalise + affine per element
+INTEGER_TOLERANCE = 1e-3
+
+
+# ----------------------------------------------------------------------------- result type
+@dataclass
+class OpCounts:
+    """One operation's totals over all counted calls (per image once divided by :attr:`Measurement.images`).
+
+    ``acs``/``macs``: accumulates / multiply-accumulates; ``dense_macs``: the dense count of the same
+    op on any input (what the ANN it came from spends per step); ``outputs``: elements written;
+    ``weights``: parameters the op reads; ``events``/``elements``: input events and input elements.
+    """
+
+    name: str
+    op: str
+    role: str = "hidden"
+    input: str = "spikes"
+    acs: float = 0.0
+    macs: float = 0.0
+    dense_macs: float = 0.0
+    outputs: float = 0.0
+    events: float = 0.0
+    elements: float = 0.0
+    weights: int = 0
+
+    @property
+    def folded(self) -> bool:
+        """An affine map on currents that folds into its neighbours (costs nothing)."""
+        return self.op in ALWAYS_FOLDED or (self.op in FOLDED_ON_CURRENTS and self.input in ("analog", "data"))
+
+    @property
+    def analog(self) -> bool:
+        """Analog work inside the network: makes it hybrid (encoding and readout excepted)."""
+        return self.role == "hidden" and not self.folded and (self.op in ANALOG_OPS or self.input == "analog")
+
+
+@dataclass
+class SiteCounts:
+    """One spike source's totals: ``fired`` (before its mask) and ``delivered`` spikes, neurons per image·step."""
+
+    name: str
+    neurons: int = 0
+    fired: float = 0.0
+    delivered: float = 0.0
+
+
+@dataclass
+class Measurement:
+    """Counts of one run of :class:`Recorder`, per image over ``time_steps`` steps.
+
+    Serialises with :meth:`to_dict` (JSON-ready): totals, the verdict (``"spiking"``/``"hybrid"``),
+    and one record per op and per spike source in forward order.
+    """
+
+    time_steps: int
+    images: int
+    ops: list[OpCounts] = field(default_factory=list)
+    sites: list[SiteCounts] = field(default_factory=list)
+
+    def per_image(self, value: float) -> float:
+        return value / self.images
+
+    @property
+    def acs(self) -> float:
+        """ACs per image (all ops)."""
+        return sum(o.acs for o in self.ops) / self.images
+
+    @property
+    def macs(self) -> float:
+        """MACs per image (all ops that cost something; folded ops excluded)."""
+        return sum(o.macs for o in self.ops if not o.folded) / self.images
+
+    def spikes(self, which: str = "delivered") -> float:
+        """Spikes per image over all T steps, ``which`` = ``"fired"`` (before masks) or ``"delivered"``."""
+        check(which in ("fired", "delivered"), f"spikes must be 'fired' or 'delivered', got {which!r}")
+        return sum(getattr(s, which) for s in self.sites) / self.images
+
+    @property
+    def neurons(self) -> int:
+        """Neurons per image (all spike sources)."""
+        return sum(s.neurons for s in self.sites)
+
+    def analog_share(self) -> float:
+        """Share of all costed operations (ACs + MACs) that are analog work inside the network."""
+        total = sum(o.acs + o.macs for o in self.ops if not o.folded)
+        analog = sum(o.acs + o.macs for o in self.ops if o.analog)
+        return analog / total if total else 0.0
+
+    @property
+    def verdict(self) -> str:
+        """``"spiking"`` if every hidden op is driven by spikes, else ``"hybrid"``."""
+        return "hybrid" if any(o.analog for o in self.ops) else "spiking"
+
+    def to_dict(self) -> dict[str, Any]:
+        n, steps = self.images, self.time_steps
+        return {
+            "time_steps": steps, "images": n, "verdict": self.verdict, "analog_share": self.analog_share(),
+            "neurons": self.neurons,
+            "fired_per_image": self.spikes("fired"), "delivered_per_image": self.spikes("delivered"),
+            "acs_per_image": self.acs, "macs_per_image": self.macs,
+            "ops": [{"name": o.name, "op": o.op, "role": o.role, "input": o.input, "folded": o.folded,
+                     "analog": o.analog, "acs": o.acs / n, "macs": 0.0 if o.folded else o.macs / n,
+                     "dense_macs_per_step": o.dense_macs / (n * steps), "outputs": o.outputs / n,
+                     "events": o.events / n, "input_rate": o.events / o.elements if o.elements else 0.0,
+                     "weights": o.weights} for o in self.ops],
+            "sites": [{"name": s.name, "neurons": s.neurons, "fired": s.fired / n, "delivered": s.delivered / n,
+                       "firing_rate": s.fired / (n * steps * s.neurons) if s.neurons else 0.0,
+                       "delivered_rate": s.delivered / (n * steps * s.neurons) if s.neurons else 0.0}
+                      for s in self.sites],
+        }
+
+
+# ----------------------------------------------------------------------------- classifying and counting
+def classify(x: torch.Tensor) -> tuple[str, float]:
+    """``(kind, unit)`` of a tensor (module docstring): ``spikes``, ``multi`` or ``analog``; ``unit`` is
+    the magnitude of one event (1 for analog). An all-zero tensor is ``spikes`` with no events.
+    Magnitudes below ``1e-6`` of the largest are zeros (rounding left by a subtracted constant input)."""
+    mag = x.detach().abs()
+    top = float(mag.amax()) if mag.numel() else 0.0
+    nonzero = mag > top * 1e-6
+    if top == 0.0:
+        return "spikes", 1.0
+    unit = float(torch.where(nonzero, mag, torch.inf).amin())
+    if top <= unit * (1 + INTEGER_TOLERANCE):
+        return "spikes", unit
+    counts = torch.where(nonzero, mag / unit, 0.0)
+    if float((counts - counts.round()).abs().amax()) <= INTEGER_TOLERANCE:
+        return "multi", unit
+    return "analog", 1.0
+
+
+def events(x: torch.Tensor, kind: str, unit: float) -> torch.Tensor:
+    """Events per element (float tensor shaped like ``x``): 1 per spike, the count of a multi-spike."""
+    return (x.detach().abs() / unit).round().to(torch.float32)
+
+
+def merge_kind(old: str | None, new: str) -> str:
+    """The more analog of two input kinds (an op is as analog as its most analog call)."""
+    return new if old is None else INPUT_KINDS[max(INPUT_KINDS.index(old), INPUT_KINDS.index(new))]
+
+
+_FANOUT_CACHE: dict[tuple, torch.Tensor] = {}
+
+
+def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """``[start, end)`` of each of the ``out`` windows of an adaptive pool over ``size`` positions."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def fan_out(module: nn.Module, spatial: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Outputs each input position reaches, for a conv or pooling ``module`` on a ``spatial`` input: ``[*spatial]``.
+
+    Per input channel; a conv event reaches this × ``out_channels / groups`` synapses. Borders,
+    strides, dilation and ceil-mode windows are exact (the gradient of the summed output of the same
+    windows with unit weights).
+    """
+    key = (repr(module), spatial, str(device))
+    if key in _FANOUT_CACHE:
+        return _FANOUT_CACHE[key]
+    if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        size = module.output_size if isinstance(module.output_size, tuple) else (module.output_size,) * 2
+        rows, cols = torch.zeros(spatial[0]), torch.zeros(spatial[1])
+        for a, b in adaptive_windows(spatial[0], size[0] or spatial[0]):
+            rows[a:b] += 1
+        for a, b in adaptive_windows(spatial[1], size[1] or spatial[1]):
+            cols[a:b] += 1
+        fan = (rows[:, None] * cols[None, :]).to(device)
+    else:
+        x = torch.ones(1, 1, *spatial, device=device, requires_grad=True)
+        with torch.enable_grad():
+            if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+                check(isinstance(module.padding, tuple),
+                      f"{type(module).__name__} with padding={module.padding!r} is not supported by the recorder")
+                conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
+                out = conv(x, torch.ones(1, 1, *module.kernel_size, device=device), stride=module.stride,
+                           padding=module.padding, dilation=module.dilation)
+            else:                                   # AvgPool2d / MaxPool2d: the same windows, summed
+                k = module.kernel_size
+                k = k if isinstance(k, tuple) else (k, k)
+                if isinstance(module, nn.MaxPool2d):
+                    check(module.dilation in (1, (1, 1)), "dilated max pooling is not supported by the recorder")
+                out = F.avg_pool2d(x, k, module.stride or k, module.padding, ceil_mode=module.ceil_mode,
+                                   count_include_pad=True) * (k[0] * k[1])
+            grad, = torch.autograd.grad(out.sum(), x)
+        fan = grad[0, 0].detach().round()
+    _FANOUT_CACHE[key] = fan
+    return fan
+
+
+def op_name(module: nn.Module) -> str | None:
+    """The op kind the recorder counts ``module`` as, or None."""
+    if isinstance(module, nn.Conv2d):
+        return "conv2d"
+    if isinstance(module, nn.Conv1d):
+        return "conv1d"
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, SpikeProduct):
+        return "rate-product" if module.mode == "rate" else "matmul"
+    if isinstance(module, MatMul):
+        return "matmul"
+    if isinstance(module, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+        return "avgpool"
+    if isinstance(module, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)):
+        return "maxpool"
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return "batchnorm"
+    if isinstance(module, nn.LayerNorm):
+        return "layernorm"
+    if isinstance(module, nn.Softmax):
+        return "softmax"
+    return None
+
+
+# ----------------------------------------------------------------------------- the recorder
+class Recorder:
+    """Context manager that counts every op and spike of ``model`` (module docstring) during forward calls.
+
+    Example::
+
+        with Recorder(snn) as rec:
+            simulate(snn, x, T)            # x: [B, C, H, W] images or [T, B, C, H, W] frames
+        m = rec.measurement(T)             # Measurement: per image over T steps
+
+    Args:
+        model: called with time-major input ``[T, B, ...]`` (its first positional argument).
+        count: count ops and spikes (``False``: only the :meth:`tap` s run).
+    """
+
+    def __init__(self, model: nn.Module, count: bool = True) -> None:
+        self.model, self.count = model, count
+        self.ops: dict[str, OpCounts] = {}
+        self.sites: dict[str, SiteCounts] = {}
+        self.image_steps = 0                       # Σ over forward calls of T_call · B
+        self._call_steps = 0
+        self._seen_site = False                    # a spike source ran in this call
+        self._pending: list[str] = []              # ops since the last spike source in this call
+        self._roles: dict[str, str] = {}
+        self._offsets: dict[str, Any] = {}
+        self._handles: list = []
+        self._taps: list[tuple[nn.Module, Callable, bool]] = []
+
+    # -- analyses that need tensors
+    def tap(self, module: nn.Module, fn: Callable[..., None], pre: bool = False) -> "Recorder":
+        """Call ``fn(module, args, output)`` after (or ``fn(module, args)`` before, ``pre=True``) every
+        forward of ``module`` while recording. Register taps before entering the context."""
+        check(not self._handles, "register taps before entering the Recorder")
+        self._taps.append((module, fn, pre))
+        return self
+
+    def __enter__(self) -> "Recorder":
+        for module, fn, pre in self._taps:
+            self._handles.append(module.register_forward_pre_hook(fn) if pre else module.register_forward_hook(fn))
+        if not self.count:
+            return self
+        self._offsets = dict(getattr(self.model, "constant_inputs", dict)())
+        self._handles.append(self.model.register_forward_pre_hook(self._on_call, with_kwargs=True))
+        self._handles.append(self.model.register_forward_hook(self._on_return))
+        inside_sites = {id(m.act) for m in self.model.modules() if isinstance(m, SpikeSite)}
+        for name, module in self.model.named_modules():
+            if isinstance(module, SpikeSite):
+                self.sites[name] = SiteCounts(name)
+                self._handles.append(module.act.register_forward_hook(self._site_hook(name, "fired")))
+                self._handles.append(module.register_forward_hook(self._site_hook(name, "delivered")))
+            elif isinstance(module, BaseNeuron) and id(module) not in inside_sites:
+                self.sites[name] = SiteCounts(name)
+                self._handles.append(module.register_forward_hook(self._site_hook(name, "both")))
+            elif (kind := op_name(module)) is not None:
+                weights = sum(p.numel() for p in module.parameters(recurse=False))
+                self.ops[name] = OpCounts(name, kind, weights=weights)
+                self._handles.append(module.register_forward_hook(self._op_hook(name), with_kwargs=True))
+        check(bool(self.sites), f"{type(self.model).__name__} has no spike sources (SpikeSite or neuron) to "
+                                f"record; pass a converted SNN or a Spikformer/SDMFormer")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    # -- hooks
+    def _on_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        x = args[0] if args else next(iter(kwargs.values()))
+        check(torch.is_tensor(x) and x.dim() >= 2, "the recorded model must be called with [T, B, ...] input")
+        self._call_steps = x.shape[0] * x.shape[1]
+        self.image_steps += self._call_steps
+        self._seen_site, self._pending = False, []
+
+    def _on_return(self, module: nn.Module, args: tuple, output: Any) -> None:
+        for name in self._pending:
+            self._roles.setdefault(name, "readout")
+            self.ops[name].role = self._roles[name]
+        self._pending = []
+
+    def _site_hook(self, name: str, which: str) -> Callable:
+        def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+            c = self.sites[name]
+            n = float(torch.count_nonzero(output))
+            if which in ("fired", "both"):
+                c.fired += n
+                c.neurons = output.numel() // max(1, self._call_steps)
+            if which in ("delivered", "both"):
+                c.delivered += n
+            for op in self._pending:                # ops before this site feed spikes onward: hidden
+                self._roles.setdefault(op, "hidden")
+                self.ops[op].role = self._roles[op]
+            self._pending = []
+            self._seen_site = True
+        return hook
+
+    def _op_hook(self, name: str) -> Callable:
+        def hook(module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
+            c = self.ops[name]
+            if not self._seen_site:
+                self._roles.setdefault(name, "encoding")
+                c.role = self._roles[name]
+            else:
+                self._pending.append(name)
+            count_op(c, module, args, kwargs, output, self._offsets.get(name), encoding=not self._seen_site)
+        return hook
+
+    def measurement(self, time_steps: int) -> Measurement:
+        """The counts so far, per image over ``time_steps`` steps (images = recorded image·steps / T)."""
+        check(isinstance(time_steps, int) and time_steps >= 1,
+              f"time steps T must be an integer >= 1, got {time_steps}")
+        check(self.image_steps > 0, "nothing was recorded: run the model on at least one batch inside the Recorder")
+        check(self.image_steps % time_steps == 0,
+              f"{self.image_steps} recorded image·steps are not a whole number of images at T={time_steps}")
+        return Measurement(time_steps, self.image_steps // time_steps, list(self.ops.values()),
+                           list(self.sites.values()))
+
+
+def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
+             offset: torch.Tensor | float | None, encoding: bool = False) -> None:
+    """Add one call of ``module`` (inputs ``args``, ``output``) to ``c`` (rules in the module docstring).
+
+    ``encoding``: the op reads the model's input (``data``), which is never taken for spikes (pixels
+    in steps of 1/255 would look like multi-spikes): dense MACs.
+    """
+    c.outputs += output.numel()
+    if c.op in ("matmul", "rate-product"):
+        count_product(c, module, args, kwargs, output)
+        return
+    x = args[0].detach()
+    if offset is not None:
+        x = x - offset
+    kind, unit = ("data", 1.0) if encoding else classify(x)
+    c.input = merge_kind(c.input if c.elements else None, kind)
+    c.elements += x.numel()
+    if kind in ("spikes", "multi"):
+        e = events(x, kind, unit)
+        c.events += float(e.sum())
+    if c.op == "batchnorm":                       # folded: listed with its elements, no cost
+        return
+    if c.op in ("softmax", "layernorm"):
+        c.macs += SOFTMAX_MACS * x.numel()
+        c.dense_macs += SOFTMAX_MACS * x.numel()
+        return
+    dense = dense_macs(module, x, output)
+    c.dense_macs += dense
+    if kind in ("analog", "data"):
+        c.macs += dense
+    else:
+        c.acs += event_acs(module, e)
+
+
+def dense_macs(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> float:
+    """Dense multiply-accumulates (adds or compares for pooling) of ``module`` mapping ``x`` to ``output``."""
+    if isinstance(module, nn.Linear):
+        return float(output.numel() * module.in_features)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        per_output = module.in_channels // module.groups
+        for k in module.kernel_size:
+            per_output *= k
+        return float(output.numel() * per_output)
+    spatial = tuple(x.shape[-2:])                      # pooling: one read per input per window
+    return float(fan_out(module, spatial, x.device).sum()) * (x.numel() // (spatial[0] * spatial[1]))
+
+
+def event_acs(module: nn.Module, e: torch.Tensor) -> float:
+    """Accumulates driven by events ``e`` (shaped like the input) of a conv, linear or pooling layer."""
+    if isinstance(module, nn.Linear):
+        return float(e.sum()) * module.out_features
+    dims = len(module.kernel_size) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else 2
+    per_position = e.reshape(-1, *e.shape[-dims:]).sum(0)
+    acs = float((per_position * fan_out(module, tuple(e.shape[-dims:]), e.device)).sum())
+    return acs * (module.out_channels // module.groups) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else acs
+
+
+def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
+    """One call of ``f(a) @ b`` (module docstring); a non-identity ``f`` (softmax) is counted as its own analog work."""
+    a, b = args[0].detach(), args[1].detach()
+    f = args[2] if len(args) > 2 else kwargs.get("f")
+    k_dim = a.shape[-1]
+    dense = float(output.numel() * k_dim)
+    c.dense_macs += dense
+    c.elements += a.numel() + b.numel()
+    has_f = f is not None and f is not identity
+    softmax_macs = SOFTMAX_MACS * a.numel() if has_f else 0.0
+    if c.op == "rate-product":                     # running sums, dense product of means, increment
+        c.input = "analog"
+        c.macs += dense + a.numel() + b.numel() + 2 * output.numel() + softmax_macs
+        c.dense_macs += softmax_macs
+        return
+    kind_a, unit_a = ("analog", 1.0) if has_f else classify(a)
+    kind_b, unit_b = classify(b)
+    c.input = merge_kind(c.input if c.acs or c.macs else None, merge_kind(kind_a, kind_b))
+    if has_f:
+        c.macs += softmax_macs
+        c.dense_macs += softmax_macs
+    if kind_a == "analog" and kind_b == "analog":
+        c.macs += dense
+    elif kind_a == "analog":
+        eb = events(b, kind_b, unit_b)
+        c.events += float(eb.sum())
+        c.acs += float(eb.sum()) * a.shape[-2]           # each event of b[k, n] accumulates a[:, k]
+    elif kind_b == "analog":
+        ea = events(a, kind_a, unit_a)
+        c.events += float(ea.sum())
+        c.acs += float(ea.sum()) * b.shape[-1]           # each event of a[m, k] accumulates b[k, :]
+    else:
+        ea, eb = events(a, kind_a, unit_a), events(b, kind_b, unit_b)
+        c.events += float(ea.sum() + eb.sum())
+        c.acs += float((ea.sum(-2) * eb.sum(-1)).sum())  # Σ_k events(a[:, k]) · events(b[k, :])
