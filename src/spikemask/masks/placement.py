@@ -7,7 +7,8 @@ here selects masks by glob patterns over those names.
 
 - :func:`set_mask_ratio` / :func:`reseed_masks`: set the ratio (and seeds) of the masks that match.
 - :func:`apply_mask_setting`: the policy of a checkpoint's ``mask`` record (``{"ratio", "where",
-  "seed", "mode"}``), which describes *every* mask: the others are set to 0.
+  "seed", "mode"}``), which describes *every* mask: the others are set to 0. ``where`` is globs or a
+  placement the model names (:func:`resolve_where`; ResNet/VGG: ``'conv'``, ``'block'``).
 - :data:`MASK_PARTS`, :func:`part_globs`, :func:`mask_parts`, :func:`mask_blocks`: MST's
   placements of Fig. 2(d–e) (SA and MLP) and its per-block study (Fig. 6).
 """
@@ -22,6 +23,10 @@ from torch import nn
 
 from spikemask.errors import SpikemaskError, check
 from spikemask.masks.rsm import HeldSpikeMask, SpikeMask, check_mode, check_ratio
+
+# Named RSM placements of ResNet-18 / VGG-16 (their mask_placements()); the default reproduces MST Table 3 best
+CNN_PLACEMENTS = ("conv", "block")
+CNN_PLACEMENT = "block"
 
 # RSM placements of MST Fig. 2(d–e) as mask-name globs (for masking.set_mask_ratio).
 MASK_PARTS = {
@@ -88,6 +93,13 @@ def set_mask_rng_states(model: nn.Module, states: dict[str, Any], device: torch.
         by_name[name].set_rng_state(state, device)
 
 
+def resolve_where(model: nn.Module, where: str | Iterable[str]) -> str | list[str]:
+    """A named placement of ``model`` (its ``mask_placements()``, e.g. ResNet/VGG ``'conv'`` or
+    ``'block'``) → its mask-name globs; anything else is already globs."""
+    placements = model.mask_placements() if hasattr(model, "mask_placements") else {}
+    return placements[where] if isinstance(where, str) and where in placements else where
+
+
 def apply_mask_setting(model: nn.Module, setting: dict[str, Any] | None) -> None:
     """Set RSM ratios from ``{"ratio", "where", "seed", "mode"}`` and record the setting in the model's config.
 
@@ -98,7 +110,7 @@ def apply_mask_setting(model: nn.Module, setting: dict[str, Any] | None) -> None
         for _, m in masks(model):
             m.ratio = 0.0
     if setting and setting.get("ratio", 0) > 0:
-        set_mask_ratio(model, setting["ratio"], setting.get("where", "*"), setting.get("seed"),
+        set_mask_ratio(model, setting["ratio"], resolve_where(model, setting.get("where", "*")), setting.get("seed"),
                        setting.get("mode", "random"))
     if getattr(model, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
         model.model_config = replace(model.model_config, mask=setting)

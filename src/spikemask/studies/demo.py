@@ -22,6 +22,7 @@ from spikemask.convert.conversion import convert, load_model
 from spikemask.data import get_dataset
 from spikemask.errors import check_limits
 from spikemask.io import write_json
+from spikemask.masks.placement import CNN_PLACEMENT, CNN_PLACEMENTS
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.report.plots import plot_accuracy_vs_steps, plot_power_vs_ratio
@@ -30,7 +31,7 @@ from spikemask.studies.common import Log, say
 from spikemask.train.config import TrainConfig
 from spikemask.train.trainer import evaluate_accuracy, pick_device, train
 
-ENERGY_MODEL = "P = spikes per time step / 1 ms × α (MST eq. 10), α = 1"
+ENERGY_MODEL = "P = {spikes} spikes per time step / 1 ms × α (MST eq. 10), α = 1"
 EVAL_BATCH = 250
 
 
@@ -53,6 +54,12 @@ class DemoConfig:
                                                   "min": 1})
     batch_size: int = field(default=64, metadata={"help": "training batch size", "min": 1})
     lr: float = field(default=0.1, metadata={"help": "teacher learning rate"})
+    placement: str = field(default=CNN_PLACEMENT, metadata={
+        "help": "where the masks go: 'block' (one per residual block / VGG stage input) or 'conv' (every conv "
+                "input); see docs/mst.md, Table 3", "choices": CNN_PLACEMENTS})
+    spikes: str = field(default="delivered", metadata={
+        "help": "spikes in the power P: 'delivered' (after the masks) or 'fired' (before)",
+        "choices": ("fired", "delivered")})
     seed: int = field(default=0, metadata={"help": "seed of training and masks"})
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
     max_batches: int | None = field(default=None, metadata={
@@ -118,7 +125,7 @@ def train_models(cfg: DemoConfig, ratios: list[float], log: Log = None) -> dict[
         say(log, f"[2/3] fine-tuning with {100 * r:.0f} % Random Spike Masking, distilled from the teacher "
                   f"({cfg.finetune_epochs} epochs)")
         train(TrainConfig(out=str(paths[r].parent), epochs=cfg.finetune_epochs, init=str(paths[0.0]),
-                          teacher=str(paths[0.0]), mask_ratio=r, mask_seed=cfg.seed,
+                          teacher=str(paths[0.0]), mask_ratio=r, mask_where=cfg.placement, mask_seed=cfg.seed,
                           **{**common, "lr": cfg.lr * cfg.finetune_lr_scale}))
     return paths
 
@@ -138,7 +145,7 @@ def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
         say(log, f"[3/3] simulating the SNN with {100 * r:.0f} % masking for T={cfg.time_steps}")
         ann = load_model(path).to(device)
         snn_result = evaluate_snn(convert(ann), loader, cfg.time_steps, device, mask_seed=cfg.seed,
-                                  max_batches=cfg.max_batches, progress=cfg.progress)
+                                  max_batches=cfg.max_batches, progress=cfg.progress, spikes=cfg.spikes)
         energy = snn_result["energy"]
         rows.append({"model": ann.model_name, "mask_ratio": r, "checkpoint": str(path),
                      "ann_accuracy": evaluate_accuracy(ann, loader, device, cfg.max_batches),
@@ -156,4 +163,4 @@ def demo(cfg: DemoConfig, log: Log = None) -> DemoResult:
     check_limits(cfg)
     ratios = sorted(set([0.0] + list(cfg.ratios)))
     rows = evaluate_models(cfg, train_models(cfg, ratios, log), log)
-    return DemoResult(cfg.dataset, cfg.time_steps, ENERGY_MODEL, rows)
+    return DemoResult(cfg.dataset, cfg.time_steps, ENERGY_MODEL.format(spikes=cfg.spikes), rows)

@@ -41,7 +41,15 @@ from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
 from spikemask.convert.conversion import convert, load_model
 from spikemask.errors import check_limits, check_option
 from spikemask.io import atomic_write, write_json
-from spikemask.masks.placement import MASK_PARTS, mask_blocks, part_globs, set_mask_ratio
+from spikemask.masks.placement import (
+    CNN_PLACEMENT,
+    CNN_PLACEMENTS,
+    MASK_PARTS,
+    mask_blocks,
+    part_globs,
+    resolve_where,
+    set_mask_ratio,
+)
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.measure.sam import record_spikes, spatial, to_image
@@ -146,6 +154,9 @@ class Table3Config(MaskedSettings):
     vgg16: list[str] = field(default_factory=list, metadata={"help": "vgg16 checkpoint(s): one, or one per ratio"})
     mst_options: dict[str, Any] = _options("--mst-opt", "override a saved option of the --mst checkpoints "
                                                         "(e.g. product=rate)")
+    cnn_placement: str = field(default=CNN_PLACEMENT, metadata={
+        "help": "RSM placement of the ResNet/VGG rows: 'conv' (every conv input) or 'block' (one mask per "
+                "residual block / VGG stage input); see docs/mst.md, Table 3", "choices": CNN_PLACEMENTS})
     ratios: list[float] = _ratios(0.0, 0.5, 0.75)
 
 
@@ -183,15 +194,15 @@ def load_snn(path: str, hold_masks: bool = False, options: dict[str, Any] | None
     return snn
 
 
-def placement(model: nn.Module, parts: Sequence[str]) -> list[str]:
-    """Mask globs the study masks: MST ``parts``, every mask of other models."""
-    return part_globs(parts) if isinstance(model, MSTSwin) else ["*"]
+def placement(model: nn.Module, parts: Sequence[str], cnn_placement: str = CNN_PLACEMENT) -> list[str]:
+    """Mask globs the study masks: MST ``parts``; for ResNet/VGG their named placement ``cnn_placement``."""
+    return part_globs(parts) if isinstance(model, MSTSwin) else list(resolve_where(model, cnn_placement))
 
 
 def run_snn(snn: nn.Module, loader: DataLoader, cfg: EvalSettings, seed: int | None) -> dict[str, Any]:
     """:func:`~spikemask.measure.evaluation.evaluate_snn` with the study's T, device and α."""
     return evaluate_snn(snn, loader, cfg.time_steps, pick_device(cfg.device), cfg.time_chunk, cfg.alpha,
-                        mask_seed=seed, progress=cfg.progress)
+                        mask_seed=seed, progress=cfg.progress, spikes=cfg.spikes)
 
 
 def seeds_for(ratio: float, seeds: Sequence[int]) -> list[int]:
@@ -446,7 +457,8 @@ def table3(cfg: Table3Config) -> Table3Result:
         table[family] = []
         for r, path in pair_checkpoints(checkpoints, cfg.ratios, param=name):
             snn = load_snn(path, cfg.hold_masks, cfg.mst_options if family == "MST" else None)
-            runs = masked_runs(snn, test_loader(snn, cfg, cfg.limit), cfg, placement(snn, cfg.parts), r)
+            runs = masked_runs(snn, test_loader(snn, cfg, cfg.limit), cfg,
+                               placement(snn, cfg.parts, cfg.cnn_placement), r)
             table[family].append({"ratio": r, "checkpoint": path, **summarise(runs)})
         base = table[family][0]
         for row in table[family]:

@@ -40,7 +40,8 @@ class TrainConfig:
                                                           "check": number_in(0, 1, high_open=True)})
     mask_ratio: float = field(default=0.0, metadata={"help": "Random Spike Masking ratio while training",
                                                      "check": check_ratio})
-    mask_where: str = field(default="*", metadata={"help": "glob of mask names to apply the ratio to"})
+    mask_where: str = field(default="*", metadata={
+        "help": "glob of mask names to apply the ratio to, or a placement the model names (ResNet/VGG: conv, block)"})
     mask_seed: int | None = field(default=None, metadata={"help": "seed for reproducible masks"})
     mask_mode: str = field(default="random", metadata={
         "help": "RSM in the ANN: random masks (paper) or scale by 1 - ratio (ours; the SNN always masks at random)",

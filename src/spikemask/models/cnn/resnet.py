@@ -64,6 +64,14 @@ class ResNet(SpikingClassifier):
         self.fc = nn.Linear(cin, num_classes)
         init_weights(self)
 
+    def mask_placements(self) -> dict[str, list[str]]:
+        """Named RSM placements (MST Table 3): ``'conv'`` masks the input spikes of every conv after the
+        first ("a masking ratio to each convolution layer"); ``'block'`` only each residual block's
+        input — the stem's site and every block's output site, one mask per block ("applied to ... each block")."""
+        stem = f"stem.{len(self.stem) - 1}.mask"
+        return {"conv": ["*"], "block": [stem] + [f"layers.{i}.act2.mask" for i, b in enumerate(self.layers)
+                                                 if b.act2.mask is not None]}
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``[T, B, C, H, W]`` → pooled features ``[T, B, D]`` (T folded into the batch)."""
         return seq_forward(lambda z: torch.flatten(self.pool(self.layers(self.stem(z))), 1), x)

@@ -50,6 +50,16 @@ class VGG(SpikingClassifier):
             nn.Linear(hidden, num_classes))
         init_weights(self)
 
+    def mask_placements(self) -> dict[str, list[str]]:
+        """Named RSM placements (MST Table 3): ``'conv'`` masks the input spikes of every conv after the
+        first ("a masking ratio to each convolution layer"); ``'block'`` only the input of each stage
+        after the first (the sites that follow a pooling layer), one mask per stage ("applied to ... each block")."""
+        names = [n for n, _ in self.features.named_children()]
+        layers = list(self.features)
+        stage_inputs = [f"features.{names[i + 1]}.mask" for i, m in enumerate(layers[:-1])
+                        if isinstance(m, nn.AvgPool2d) and getattr(layers[i + 1], "mask", None) is not None]
+        return {"conv": ["*"], "block": stage_inputs}
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``[T, B, C, H, W]`` → pooled features ``[T, B, D]`` (T folded into the batch)."""
         return seq_forward(lambda z: torch.flatten(self.pool(self.features(z)), 1), x)
