@@ -151,6 +151,8 @@ def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
                      "ann_accuracy": evaluate_accuracy(ann, loader, device, cfg.max_batches),
                      "snn_accuracy": {str(t): a for t, a in snn_result["accuracy_by_step"].items()},
                      "spikes_per_image": energy["spikes_per_image"], "spikes_per_step": energy["spikes_per_step"],
+                     "fired_per_image": energy["fired_per_image"], "delivered_per_image": energy["delivered_per_image"],
+                     "verdict": energy["verdict"],
                      "acs_per_image": energy["acs_per_image"], "power_alpha_watts": energy["power_alpha_watts"]})
     base = next(row for row in rows if row["mask_ratio"] == 0)["power_alpha_watts"]
     for row in rows:

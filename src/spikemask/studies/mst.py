@@ -226,14 +226,20 @@ def masked_runs(snn: nn.Module, loader: DataLoader, cfg: MaskedSettings, where: 
         rows.append({"ratio": ratio, "seed": seed, "accuracy": result["accuracy"],
                      "accuracy_by_step": result["accuracy_by_step"],
                      "power_alpha_watts": result["energy"]["power_alpha_watts"],
-                     "spikes_per_image": result["energy"]["spikes_per_image"]})
+                     "spikes_per_image": result["energy"]["spikes_per_image"],
+                     "fired_per_image": result["energy"]["fired_per_image"],
+                     "delivered_per_image": result["energy"]["delivered_per_image"],
+                     "verdict": result["energy"]["verdict"], "analog_share": result["energy"]["analog_share"]})
     return rows
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean ± std over seeds of accuracy and power."""
     return {"accuracy": mean_std([r["accuracy"] for r in rows]),
-            "power_alpha_watts": mean_std([r["power_alpha_watts"] for r in rows]), "runs": len(rows)}
+            "power_alpha_watts": mean_std([r["power_alpha_watts"] for r in rows]),
+            "fired_per_image": mean_std([r["fired_per_image"] for r in rows]),
+            "delivered_per_image": mean_std([r["delivered_per_image"] for r in rows]),
+            "verdict": rows[0]["verdict"], "analog_share": rows[0]["analog_share"], "runs": len(rows)}
 
 
 def recorded_settings(cfg: EvalSettings) -> dict[str, Any]:
@@ -415,8 +421,9 @@ def variants(cfg: VariantsConfig, log: Log = None) -> VariantsResult:
 @dataclass
 class Table3Result:
     """Per family (``"MST"``, ``"ResNet-18"``, ``"VGG-16"``), one row per ratio: ``{"ratio", "checkpoint",
-    "accuracy": {"mean", "std"}, "power_alpha_watts": {"mean", "std"}, "runs", "power_ratio",
-    "accuracy_delta"}``; ratio and delta are against the family's first row."""
+    "accuracy": {"mean", "std"}, "power_alpha_watts": {"mean", "std"}, "fired_per_image", "delivered_per_image",
+    "verdict", "analog_share", "runs", "power_ratio", "fired_ratio", "delivered_ratio", "accuracy_delta"}``;
+    ratios and delta are against the family's first row."""
 
     settings: dict[str, Any]
     table: dict[str, list[dict[str, Any]]]
@@ -431,8 +438,17 @@ class Table3Result:
                 for family, rows in self.table.items() for r in rows]
 
     def markdown(self) -> str:
-        """Table 3 as a Markdown table."""
-        return render_table3(self.rows(), self.settings["time_steps"], markdown=True)
+        """Table 3 as a Markdown table, then the power ratios under both spike conventions and the verdicts."""
+        lines = [render_table3(self.rows(), self.settings["time_steps"], markdown=True), "",
+                 "| Model | Random ratio | P ratio, fired spikes | P ratio, delivered spikes | result |",
+                 "|---|---|---|---|---|"]
+        for family, rows in self.table.items():
+            for r in rows:
+                verdict = r["verdict"] + (f" ({100 * r['analog_share']:.1f} % analog)" if r["verdict"] == "hybrid"
+                                          else "")
+                lines.append(f"| {family} | {100 * r['ratio']:.0f}% | ×{r['fired_ratio']:.3f} | "
+                             f"×{r['delivered_ratio']:.3f} | {verdict} |")
+        return "\n".join(lines)
 
     def save(self, out: str | Path) -> list[Path]:
         """Write ``table3.json`` and ``table3.md`` into ``out``."""
@@ -464,6 +480,9 @@ def table3(cfg: Table3Config) -> Table3Result:
         for row in table[family]:
             row["power_ratio"] = row["power_alpha_watts"]["mean"] / base["power_alpha_watts"]["mean"]
             row["accuracy_delta"] = row["accuracy"]["mean"] - base["accuracy"]["mean"]
+            for which in ("fired", "delivered"):     # both conventions of P (the paper does not say which)
+                key = f"{which}_per_image"
+                row[f"{which}_ratio"] = row[key]["mean"] / base[key]["mean"]
     return Table3Result(recorded_settings(cfg), table)
 
 
