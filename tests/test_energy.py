@@ -225,3 +225,24 @@ def test_bad_input_is_one_clear_error():
 def test_power_model_units():
     assert power_watts(3.9e6, alpha=1.0) == pytest.approx(3.9e9)    # MST Table 3 scale
     assert power_watts(1000, alpha=1e-12) == pytest.approx(1e-6)
+
+
+def test_spikformer_block_counts_conv1d_and_both_attention_products():
+    torch.manual_seed(0)
+    model = spikemask.create_model("spikformer_2_64", in_channels=1, img_size=28, time_steps=4).eval()
+    with torch.no_grad():                                      # make every LIF fire sometimes
+        for mod in model.modules():
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                mod.weight.fill_(4.0)
+                mod.bias.fill_(0.5)
+    with Recorder(model) as rec:
+        simulate(model, torch.rand(2, 1, 28, 28), 4)
+    m = rec.measurement(4)
+    ops = {o.name: o for o in m.ops}
+    q, qk, av = ops["blocks.0.attn.q.conv"], ops["blocks.0.attn.qk"], ops["blocks.0.attn.av"]
+    assert q.op == "conv1d" and q.input in ("spikes", "multi") and q.acs == \
+        q.events * 64                                          # 1×1 conv: each event reaches the 64 outputs
+    assert qk.input == "spikes" and qk.acs > 0                 # Q·Kᵀ of two spike tensors
+    assert av.input in ("spikes", "multi") and av.acs > 0      # (Q·Kᵀ) counts times V spikes
+    assert m.verdict == "spiking" and m.analog_share() == 0.0
+    assert all(s.fired == s.delivered for s in m.sites)        # no Random Spike Masks in Spikformer
