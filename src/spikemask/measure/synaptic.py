@@ -73,7 +73,7 @@ def table2_activity(model: Spikformer, m: Measurement) -> dict[str, Any]:
     """What Table 2 needs for every synaptic layer, read from a :class:`~spikemask.measure.recorder.Measurement`.
 
     Returns ``{"samples", "time_steps", "layers": [{"name", "row", "flops", "retained", "input_rate",
-    "output_rate"}, ...], "excluded": {"attention_acs", "head_macs"}}``: ``flops`` is F_Conv per sample
+    "output_rate"}, ...], "verdict", "analog_share", "excluded": {"attention_acs", "head_macs"}}``: ``flops`` is F_Conv per sample
     and time step (the conv's dense MACs), ``retained`` R_mask, ``input_rate`` the events per input
     element (LPE subtracted, :meth:`~spikemask.models.spikformer.sdmformer.SDMFormer.constant_inputs`),
     ``output_rate`` the LIF's spikes per element of its kept channels. ``excluded`` are the recorder's
@@ -90,7 +90,8 @@ def table2_activity(model: Spikformer, m: Measurement) -> dict[str, Any]:
         layers.append({"name": name, "row": row, "flops": conv.dense_macs / steps, "retained": retained,
                        "input_rate": conv.events / conv.elements if conv.elements else 0.0,
                        "output_rate": lif.delivered / (lif.neurons * steps * retained) if retained else 0.0})
-    return {"samples": m.images, "time_steps": m.time_steps, "layers": layers,
+    return {"samples": m.images, "time_steps": m.time_steps, "layers": layers, "verdict": m.verdict,
+            "analog_share": m.analog_share(),
             "excluded": {"attention_acs": sum(o.acs + o.macs for o in m.ops if o.op == "matmul") / m.images,
                          "head_macs": sum(o.macs for o in m.ops if o.role == "readout") / m.images}}
 
