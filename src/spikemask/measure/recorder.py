@@ -188,23 +188,43 @@ def classify(x: torch.Tensor) -> tuple[str, float]:
     """``(kind, unit)`` of a tensor (module docstring): ``spikes``, ``multi`` or ``analog``; ``unit`` is
     the magnitude of one event (1 for analog). An all-zero tensor is ``spikes`` with no events.
     Magnitudes below ``1e-6`` of the largest are zeros (rounding left by a subtracted constant input)."""
-    mag = x.detach().abs()
-    top = float(mag.amax()) if mag.numel() else 0.0
-    nonzero = mag > top * 1e-6
+    kind, unit, _ = _classify(x)
+    return kind, unit
+
+
+def _classify(x: torch.Tensor) -> tuple[str, float, bool]:
+    """:func:`classify` plus whether ``x`` has negative values; the common case (spikes: every nonzero
+    at the maximum magnitude) costs three passes over ``x``."""
+    x = x.detach()
+    if x.numel() == 0:
+        return "spikes", 1.0, False
+    lo, hi = (float(v) for v in torch.aminmax(x))
+    top, signed = max(hi, -lo), lo < 0
     if top == 0.0:
-        return "spikes", 1.0
+        return "spikes", 1.0, False
+    at_top = x.abs() == top if signed else x == top
+    if int(torch.count_nonzero(x)) == int(torch.count_nonzero(at_top)):
+        return "spikes", top, signed
+    mag = x.abs()
+    nonzero = mag > top * 1e-6
     unit = float(torch.where(nonzero, mag, torch.inf).amin())
     if top <= unit * (1 + INTEGER_TOLERANCE):
-        return "spikes", unit
+        return "spikes", unit, signed
     counts = torch.where(nonzero, mag / unit, 0.0)
     if float((counts - counts.round()).abs().amax()) <= INTEGER_TOLERANCE:
-        return "multi", unit
-    return "analog", 1.0
+        return "multi", unit, signed
+    return "analog", 1.0, signed
 
 
-def events(x: torch.Tensor, kind: str, unit: float) -> torch.Tensor:
-    """Events per element (float tensor shaped like ``x``): 1 per spike, the count of a multi-spike."""
-    return (x.detach().abs() / unit).round().to(torch.float32)
+def events(x: torch.Tensor, kind: str, unit: float, signed: bool = True,
+           dims: tuple[int, ...] | None = None) -> torch.Tensor:
+    """Events of ``x`` (1 per spike, the count of a multi-spike), summed over ``dims`` (None: all)."""
+    x = x.detach()
+    per = x.abs() if signed or kind == "multi" else x
+    if kind == "multi":
+        per = (per / unit).round()
+    total = per.sum() if dims is None else per.sum(dims)
+    return total if kind == "multi" else (total / unit).round()
 
 
 def merge_kind(old: str | None, new: str) -> str:
@@ -415,26 +435,34 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         count_product(c, module, args, kwargs, output)
         return
     x = args[0].detach()
+    c.elements += x.numel()
+    if c.op == "batchnorm":                       # always folded: listed with its elements, no cost
+        c.input = "analog"
+        return
     if offset is not None:
         x = x - offset
-    kind, unit = ("data", 1.0) if encoding else classify(x)
-    c.input = merge_kind(c.input if c.elements else None, kind)
-    c.elements += x.numel()
-    if kind in ("spikes", "multi"):
-        e = events(x, kind, unit)
-        c.events += float(e.sum())
-    if c.op == "batchnorm":                       # folded: listed with its elements, no cost
-        return
+    kind, unit, signed = ("data", 1.0, False) if encoding else _classify(x)
+    c.input = merge_kind(c.input if c.outputs > output.numel() else None, kind)
     if c.op in ("softmax", "layernorm"):
-        c.macs += SOFTMAX_MACS * x.numel()
-        c.dense_macs += SOFTMAX_MACS * x.numel()
+        per_element = SOFTMAX_MACS if c.op == "softmax" else LAYERNORM_MACS
+        c.macs += per_element * x.numel()
+        c.dense_macs += per_element * x.numel()
         return
     dense = dense_macs(module, x, output)
     c.dense_macs += dense
     if kind in ("analog", "data"):
         c.macs += dense
-    else:
-        c.acs += event_acs(module, e)
+        return
+    if isinstance(module, nn.Linear):
+        n = float(events(x, kind, unit, signed))
+        c.events += n
+        c.acs += n * module.out_features
+        return
+    dims = len(module.kernel_size) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else 2
+    per_position = events(x, kind, unit, signed, tuple(range(x.dim() - dims)))       # [*spatial]
+    c.events += float(per_position.sum())
+    acs = float((per_position * fan_out(module, tuple(x.shape[-dims:]), x.device)).sum())
+    c.acs += acs * (module.out_channels // module.groups) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else acs
 
 
 def dense_macs(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> float:
@@ -450,48 +478,36 @@ def dense_macs(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> floa
     return float(fan_out(module, spatial, x.device).sum()) * (x.numel() // (spatial[0] * spatial[1]))
 
 
-def event_acs(module: nn.Module, e: torch.Tensor) -> float:
-    """Accumulates driven by events ``e`` (shaped like the input) of a conv, linear or pooling layer."""
-    if isinstance(module, nn.Linear):
-        return float(e.sum()) * module.out_features
-    dims = len(module.kernel_size) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else 2
-    per_position = e.reshape(-1, *e.shape[-dims:]).sum(0)
-    acs = float((per_position * fan_out(module, tuple(e.shape[-dims:]), e.device)).sum())
-    return acs * (module.out_channels // module.groups) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else acs
-
-
 def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
     """One call of ``f(a) @ b`` (module docstring); a non-identity ``f`` (softmax) is counted as its own analog work."""
     a, b = args[0].detach(), args[1].detach()
     f = args[2] if len(args) > 2 else kwargs.get("f")
-    k_dim = a.shape[-1]
-    dense = float(output.numel() * k_dim)
+    dense = float(output.numel() * a.shape[-1])
     c.dense_macs += dense
     c.elements += a.numel() + b.numel()
     has_f = f is not None and f is not identity
     softmax_macs = SOFTMAX_MACS * a.numel() if has_f else 0.0
+    c.dense_macs += softmax_macs
     if c.op == "rate-product":                     # running sums, dense product of means, increment
         c.input = "analog"
         c.macs += dense + a.numel() + b.numel() + 2 * output.numel() + softmax_macs
-        c.dense_macs += softmax_macs
         return
-    kind_a, unit_a = ("analog", 1.0) if has_f else classify(a)
-    kind_b, unit_b = classify(b)
-    c.input = merge_kind(c.input if c.acs or c.macs else None, merge_kind(kind_a, kind_b))
-    if has_f:
-        c.macs += softmax_macs
-        c.dense_macs += softmax_macs
+    kind_a, unit_a, signed_a = ("analog", 1.0, True) if has_f else _classify(a)
+    kind_b, unit_b, signed_b = _classify(b)
+    c.input = merge_kind(c.input if c.outputs > output.numel() else None, merge_kind(kind_a, kind_b))
+    c.macs += softmax_macs
     if kind_a == "analog" and kind_b == "analog":
         c.macs += dense
-    elif kind_a == "analog":
-        eb = events(b, kind_b, unit_b)
-        c.events += float(eb.sum())
-        c.acs += float(eb.sum()) * a.shape[-2]           # each event of b[k, n] accumulates a[:, k]
-    elif kind_b == "analog":
-        ea = events(a, kind_a, unit_a)
-        c.events += float(ea.sum())
-        c.acs += float(ea.sum()) * b.shape[-1]           # each event of a[m, k] accumulates b[k, :]
-    else:
-        ea, eb = events(a, kind_a, unit_a), events(b, kind_b, unit_b)
-        c.events += float(ea.sum() + eb.sum())
-        c.acs += float((ea.sum(-2) * eb.sum(-1)).sum())  # Σ_k events(a[:, k]) · events(b[k, :])
+    elif kind_a == "analog":                         # each event of b[k, n] accumulates a[:, k]
+        n = float(events(b, kind_b, unit_b, signed_b))
+        c.events += n
+        c.acs += n * a.shape[-2]
+    elif kind_b == "analog":                         # each event of a[m, k] accumulates b[k, :]
+        n = float(events(a, kind_a, unit_a, signed_a))
+        c.events += n
+        c.acs += n * b.shape[-1]
+    else:                                            # Σ_k events(a[:, k]) · events(b[k, :])
+        per_k_a = events(a, kind_a, unit_a, signed_a, (-2,))
+        per_k_b = events(b, kind_b, unit_b, signed_b, (-1,))
+        c.events += float(per_k_a.sum() + per_k_b.sum())
+        c.acs += float((per_k_a * per_k_b).sum())

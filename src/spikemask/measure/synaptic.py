@@ -73,11 +73,12 @@ def table2_activity(model: Spikformer, m: Measurement) -> dict[str, Any]:
     """What Table 2 needs for every synaptic layer, read from a :class:`~spikemask.measure.recorder.Measurement`.
 
     Returns ``{"samples", "time_steps", "layers": [{"name", "row", "flops", "retained", "input_rate",
-    "output_rate"}, ...], "verdict", "analog_share", "excluded": {"attention_acs", "head_macs"}}``: ``flops`` is F_Conv per sample
-    and time step (the conv's dense MACs), ``retained`` R_mask, ``input_rate`` the events per input
-    element (LPE subtracted, :meth:`~spikemask.models.spikformer.sdmformer.SDMFormer.constant_inputs`),
-    ``output_rate`` the LIF's spikes per element of its kept channels. ``excluded`` are the recorder's
-    counts of what Table 2 leaves out (A10): the attention products and the head.
+    "output_rate"}, ...], "verdict", "analog_share", "excluded": {"attention_acs", "head_macs"}}``: ``flops``
+    is F_Conv per sample and time step (the conv's dense MACs), ``retained`` R_mask, ``input_rate`` the events
+    per input element (LPE subtracted,
+    :meth:`~spikemask.models.spikformer.sdmformer.SDMFormer.constant_inputs`), ``output_rate`` the LIF's
+    spikes per element of its kept channels. ``excluded`` are the recorder's counts of what Table 2 leaves out
+    (A10): the attention products and the head.
     """
     ops = {o.name: o for o in m.ops}
     sites = {s.name: s for s in m.sites}
