@@ -53,6 +53,7 @@ All counts are per image over all ``T`` steps (:meth:`Recorder.measurement`).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -216,10 +217,18 @@ def _classify(x: torch.Tensor) -> tuple[str, float, bool]:
     return "analog", 1.0, signed
 
 
+def _kind(x: torch.Tensor, known: Callable[[torch.Tensor], float | None]) -> tuple[str, float, bool]:
+    """:func:`_classify`, skipped for a known neuron output (``unit`` 0: count nonzeros)."""
+    return ("spikes", 0.0, True) if known(x) is not None else _classify(x)
+
+
 def events(x: torch.Tensor, kind: str, unit: float, signed: bool = True,
            dims: tuple[int, ...] | None = None) -> torch.Tensor:
-    """Events of ``x`` (1 per spike, the count of a multi-spike), summed over ``dims`` (None: all)."""
+    """Events of ``x`` (1 per spike, the count of a multi-spike), summed over ``dims`` (None: all);
+    ``unit`` 0 means "spikes of unknown magnitude": nonzeros are counted."""
     x = x.detach()
+    if unit == 0.0:
+        return torch.count_nonzero(x) if dims is None else torch.count_nonzero(x, dim=dims)
     per = x.abs() if signed or kind == "multi" else x
     if kind == "multi":
         per = (per / unit).round()
@@ -332,6 +341,8 @@ class Recorder:
         self._offsets: dict[str, Any] = {}
         self._handles: list = []
         self._taps: list[tuple[nn.Module, Callable, bool]] = []
+        self._spikes: dict[int, tuple[weakref.ref, float]] = {}   # memory of neuron outputs → their spike count
+        self._fired: tuple[weakref.ref, float] | None = None     # the last site activation's output and count
 
     # -- analyses that need tensors
     def tap(self, module: nn.Module, fn: Callable[..., None], pre: bool = False) -> "Recorder":
@@ -378,6 +389,7 @@ class Recorder:
         self._call_steps = x.shape[0] * x.shape[1]
         self.image_steps += self._call_steps
         self._seen_site, self._pending = False, []
+        self._spikes.clear()
 
     def _on_return(self, module: nn.Module, args: tuple, output: Any) -> None:
         for name in self._pending:
@@ -388,12 +400,20 @@ class Recorder:
     def _site_hook(self, name: str, which: str) -> Callable:
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             c = self.sites[name]
-            n = float(torch.count_nonzero(output))
+            fired = self._fired
+            if which == "delivered" and fired is not None and fired[0]() is output:
+                n = fired[1]                        # no mask (or ratio 0): what fired is delivered
+            else:
+                n = float(torch.count_nonzero(output))
             if which in ("fired", "both"):
                 c.fired += n
                 c.neurons = output.numel() // max(1, self._call_steps)
+                self._fired = (weakref.ref(output), n)
             if which in ("delivered", "both"):
                 c.delivered += n
+            neuron = module if which == "both" else getattr(module, "act", module)
+            if isinstance(neuron, BaseNeuron) and which != "fired":   # a neuron emits spikes by construction
+                self._spikes[output.data_ptr()] = (weakref.ref(output), n)
             for op in self._pending:                # ops before this site feed spikes onward: hidden
                 self._roles.setdefault(op, "hidden")
                 self.ops[op].role = self._roles[op]
@@ -409,8 +429,18 @@ class Recorder:
                 c.role = self._roles[name]
             else:
                 self._pending.append(name)
-            count_op(c, module, args, kwargs, output, self._offsets.get(name), encoding=not self._seen_site)
+            count_op(c, module, args, kwargs, output, self._offsets.get(name), encoding=not self._seen_site,
+                     known=self._known)
         return hook
+
+    def _known(self, x: torch.Tensor) -> float | None:
+        """The spike count of ``x`` if it is a neuron's output of this call or a view of all of it
+        (same memory, same size; the output is still alive, so its memory was not reused)."""
+        entry = self._spikes.get(x.data_ptr())
+        if entry is None:
+            return None
+        source = entry[0]()
+        return entry[1] if source is not None and source.numel() == x.numel() else None
 
     def measurement(self, time_steps: int) -> Measurement:
         """The counts so far, per image over ``time_steps`` steps (images = recorded image·steps / T)."""
@@ -424,24 +454,32 @@ class Recorder:
 
 
 def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
-             offset: torch.Tensor | float | None, encoding: bool = False) -> None:
+             offset: torch.Tensor | float | None, encoding: bool = False,
+             known: Callable[[torch.Tensor], float | None] = lambda x: None) -> None:
     """Add one call of ``module`` (inputs ``args``, ``output``) to ``c`` (rules in the module docstring).
 
     ``encoding``: the op reads the model's input (``data``), which is never taken for spikes (pixels
-    in steps of 1/255 would look like multi-spikes): dense MACs.
+    in steps of 1/255 would look like multi-spikes): dense MACs. ``known(x)``: the spike count of an
+    input that a neuron emitted in this call (it is not classified again), else None.
     """
     c.outputs += output.numel()
     if c.op in ("matmul", "rate-product"):
-        count_product(c, module, args, kwargs, output)
+        count_product(c, module, args, kwargs, output, known)
         return
     x = args[0].detach()
     c.elements += x.numel()
     if c.op == "batchnorm":                       # always folded: listed with its elements, no cost
         c.input = "analog"
         return
+    spikes = None if offset is not None or encoding else known(x)
     if offset is not None:
         x = x - offset
-    kind, unit, signed = ("data", 1.0, False) if encoding else _classify(x)
+    if encoding:
+        kind, unit, signed = "data", 1.0, False
+    elif spikes is not None:
+        kind, unit, signed = "spikes", 0.0, True
+    else:
+        kind, unit, signed = _classify(x)
     c.input = merge_kind(c.input if c.outputs > output.numel() else None, kind)
     if c.op in ("softmax", "layernorm"):
         per_element = SOFTMAX_MACS if c.op == "softmax" else LAYERNORM_MACS
@@ -454,12 +492,14 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         c.macs += dense
         return
     if isinstance(module, nn.Linear):
-        n = float(events(x, kind, unit, signed))
+        n = spikes if spikes is not None else float(events(x, kind, unit, signed))
         c.events += n
         c.acs += n * module.out_features
         return
     dims = len(module.kernel_size) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else 2
-    per_position = events(x, kind, unit, signed, tuple(range(x.dim() - dims)))       # [*spatial]
+    leading = tuple(range(x.dim() - dims))
+    per_position = torch.count_nonzero(x, dim=leading) if spikes is not None else \
+        events(x, kind, unit, signed, leading)                                       # [*spatial]
     c.events += float(per_position.sum())
     acs = float((per_position * fan_out(module, tuple(x.shape[-dims:]), x.device)).sum())
     c.acs += acs * (module.out_channels // module.groups) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else acs
@@ -478,7 +518,8 @@ def dense_macs(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> floa
     return float(fan_out(module, spatial, x.device).sum()) * (x.numel() // (spatial[0] * spatial[1]))
 
 
-def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
+def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
+                  known: Callable[[torch.Tensor], float | None] = lambda x: None) -> None:
     """One call of ``f(a) @ b`` (module docstring); a non-identity ``f`` (softmax) is counted as its own analog work."""
     a, b = args[0].detach(), args[1].detach()
     f = args[2] if len(args) > 2 else kwargs.get("f")
@@ -492,8 +533,8 @@ def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, out
         c.input = "analog"
         c.macs += dense + a.numel() + b.numel() + 2 * output.numel() + softmax_macs
         return
-    kind_a, unit_a, signed_a = ("analog", 1.0, True) if has_f else _classify(a)
-    kind_b, unit_b, signed_b = _classify(b)
+    kind_a, unit_a, signed_a = ("analog", 1.0, True) if has_f else _kind(a, known)
+    kind_b, unit_b, signed_b = _kind(b, known)
     c.input = merge_kind(c.input if c.outputs > output.numel() else None, merge_kind(kind_a, kind_b))
     c.macs += softmax_macs
     if kind_a == "analog" and kind_b == "analog":
