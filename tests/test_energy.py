@@ -246,3 +246,15 @@ def test_spikformer_block_counts_conv1d_and_both_attention_products():
     assert av.input in ("spikes", "multi") and av.acs > 0      # (Q·Kᵀ) counts times V spikes
     assert m.verdict == "spiking" and m.analog_share() == 0.0
     assert all(s.fired == s.delivered for s in m.sites)        # no Random Spike Masks in Spikformer
+
+
+def test_mst_with_eq7_attention_is_spiking_and_patch_merging_counts_the_spikes_before_its_bn():
+    torch.manual_seed(0)
+    ann = spikemask.create_model("mst_swin_micro", in_channels=1, img_size=28, softmax="none")
+    snn = convert(ann.eval())
+    with Recorder(snn) as rec:
+        simulate(snn, torch.rand(2, 1, 28, 28), 4)
+    m = rec.measurement(4)
+    reduction = next(o for o in m.ops if o.name == "layers.0.downsample.reduction")
+    assert reduction.input in ("spikes", "multi") and reduction.acs > 0 and reduction.macs == 0
+    assert m.verdict == "spiking" and m.analog_share() == 0.0

@@ -36,7 +36,9 @@ and groups included) when it is driven by events, or **MACs** (the dense count) 
   running means at every step, plus its running sums and increments — all MACs, analog.
 - eval-mode ``BatchNorm`` (always) and average pooling on currents are affine maps that fold into
   the neighbouring synapses or the next neuron's per-channel threshold and bias current; they are
-  listed (``folded``) with their input elements but cost nothing. Not listed, for the same reason: scalar scalings of a
+  listed (``folded``) with their input elements but cost nothing. A conv or linear that reads a BN's
+  output is counted on the BN's input (the BN folds into its weights): MST's patch merging
+  ``concat → BN → reduction`` is a linear of spikes. Not listed, for the same reason: scalar scalings of a
   product, constant bias currents (relative position bias in ``softmax='none'``), residual merges.
 
 Each op also has a **role**: ``encoding`` (runs before the first spike source of a forward call: the
@@ -343,6 +345,7 @@ class Recorder:
         self._taps: list[tuple[nn.Module, Callable, bool]] = []
         self._spikes: dict[int, tuple[weakref.ref, float]] = {}   # memory of neuron outputs → their spike count
         self._fired: tuple[weakref.ref, float] | None = None     # the last site activation's output and count
+        self._normed: dict[int, tuple[weakref.ref, weakref.ref]] = {}  # memory of BN outputs → (output, input)
 
     # -- analyses that need tensors
     def tap(self, module: nn.Module, fn: Callable[..., None], pre: bool = False) -> "Recorder":
@@ -390,6 +393,7 @@ class Recorder:
         self.image_steps += self._call_steps
         self._seen_site, self._pending = False, []
         self._spikes.clear()
+        self._normed.clear()
 
     def _on_return(self, module: nn.Module, args: tuple, output: Any) -> None:
         for name in self._pending:
@@ -429,9 +433,25 @@ class Recorder:
                 c.role = self._roles[name]
             else:
                 self._pending.append(name)
+            if c.op == "batchnorm":
+                self._normed[output.data_ptr()] = (weakref.ref(output), weakref.ref(args[0]))
+            elif c.op in ("linear", "conv1d", "conv2d") and args:
+                args = (self._before_norm(args[0]), *args[1:])
             count_op(c, module, args, kwargs, output, self._offsets.get(name), encoding=not self._seen_site,
                      known=self._known)
         return hook
+
+    def _before_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """The input of the BatchNorm whose output is ``x`` (still alive, same size), else ``x``.
+
+        An eval-mode BN before a conv or linear folds into its weights and bias, so the op is driven
+        by the BN's input: a linear of spikes stays a linear of spikes (MST's patch merging)."""
+        entry = self._normed.get(x.data_ptr())
+        if entry is None:
+            return x
+        out, source = entry[0](), entry[1]()
+        return source if out is not None and source is not None and out.numel() == x.numel() == source.numel() \
+            else x
 
     def _known(self, x: torch.Tensor) -> float | None:
         """The spike count of ``x`` if it is a neuron's output of this call or a view of all of it
