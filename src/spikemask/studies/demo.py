@@ -46,7 +46,7 @@ class DemoConfig:
     dataset: str = field(default="mnist", metadata={"help": "dataset name"})
     root: str | None = field(default=None, metadata={"help": "dataset folder (not needed for mnist)"})
     epochs: int = field(default=8, metadata={"help": "teacher training epochs", "min": 1})
-    finetune_epochs: int = field(default=2, metadata={"help": "masked fine-tune epochs", "min": 1})
+    finetune_epochs: int = field(default=3, metadata={"help": "masked fine-tune epochs", "min": 1})
     finetune_lr_scale: float = field(default=0.2, metadata={"help": "fine-tune lr = lr × this"})
     ratios: list[float] = field(default_factory=lambda: [0.0, 0.5, 0.75], metadata={
         "help": "masking ratios (0 is always included: the teacher)", "check": check_ratio})
