@@ -437,9 +437,16 @@ class Recorder:
                 self._normed[output.data_ptr()] = (weakref.ref(output), weakref.ref(args[0]))
             elif c.op in ("linear", "conv1d", "conv2d") and args:
                 args = (self._before_norm(args[0]), *args[1:])
+            currents = c.op in ("avgpool", "maxpool") and self._is_normed(args[0])
             count_op(c, module, args, kwargs, output, self._offsets.get(name), encoding=not self._seen_site,
-                     known=self._known)
+                     known=self._known, currents=currents)
         return hook
+
+    def _is_normed(self, x: torch.Tensor) -> bool:
+        """``x`` is (a full view of) a BatchNorm output of this call: analog currents."""
+        entry = self._normed.get(x.data_ptr())
+        out = entry[0]() if entry is not None else None
+        return out is not None and out.numel() == x.numel()
 
     def _before_norm(self, x: torch.Tensor) -> torch.Tensor:
         """The input of the BatchNorm whose output is ``x`` (still alive, same size), else ``x``.
@@ -475,11 +482,12 @@ class Recorder:
 
 def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
              offset: torch.Tensor | float | None, encoding: bool = False,
-             known: Callable[[torch.Tensor], float | None] = lambda x: None) -> None:
+             known: Callable[[torch.Tensor], float | None] = lambda x: None, currents: bool = False) -> None:
     """Add one call of ``module`` (inputs ``args``, ``output``) to ``c`` (rules in the module docstring).
 
     ``encoding``: the op reads the model's input (``data``), which is never taken for spikes (pixels
-    in steps of 1/255 would look like multi-spikes): dense MACs. ``known(x)``: the spike count of an
+    in steps of 1/255 would look like multi-spikes): dense MACs. ``currents``: the input is a
+    BatchNorm's output (analog currents, not classified). ``known(x)``: the spike count of an
     input that a neuron emitted in this call (it is not classified again), else None.
     """
     c.outputs += output.numel()
@@ -496,6 +504,8 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         x = x - offset
     if encoding:
         kind, unit, signed = "data", 1.0, False
+    elif currents:
+        kind, unit, signed = "analog", 1.0, True
     elif spikes is not None:
         kind, unit, signed = "spikes", 0.0, True
     else:
