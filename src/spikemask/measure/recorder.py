@@ -66,7 +66,7 @@ from torch import nn
 from spikemask.errors import check
 from spikemask.models.layers import MatMul, SpikeSite, identity
 from spikemask.models.mst.attention import SpikeProduct
-from spikemask.snn.neurons import BaseNeuron
+from spikemask.snn.neurons import BaseNeuron, IFNeuron, LIFNeuron
 
 INPUT_KINDS = ("spikes", "multi", "analog", "data")   # ordered from event-driven to analog; data: the model input
 ALWAYS_FOLDED = ("batchnorm",)                  # eval-mode BN: an affine map per channel
@@ -219,9 +219,17 @@ def _classify(x: torch.Tensor) -> tuple[str, float, bool]:
     return "analog", 1.0, signed
 
 
-def _kind(x: torch.Tensor, known: Callable[[torch.Tensor], float | None]) -> tuple[str, float, bool]:
+def spike_value(neuron: nn.Module) -> float:
+    """The one value an unsigned neuron's spikes take (IF: θ, LIF: 1), or 0 when unknown (count nonzeros)."""
+    if isinstance(neuron, IFNeuron) and neuron.threshold.numel() == 1:
+        return float(neuron.threshold)
+    return 1.0 if isinstance(neuron, LIFNeuron) else 0.0
+
+
+def _kind(x: torch.Tensor, known: Callable[[torch.Tensor], tuple | None]) -> tuple[str, float, bool]:
     """:func:`_classify`, skipped for a known neuron output (``unit`` 0: count nonzeros)."""
-    return ("spikes", 0.0, True) if known(x) is not None else _classify(x)
+    entry = known(x)
+    return ("spikes", entry[1], entry[1] == 0.0) if entry is not None else _classify(x)
 
 
 def events(x: torch.Tensor, kind: str, unit: float, signed: bool = True,
@@ -343,7 +351,7 @@ class Recorder:
         self._offsets: dict[str, Any] = {}
         self._handles: list = []
         self._taps: list[tuple[nn.Module, Callable, bool]] = []
-        self._spikes: dict[int, tuple[weakref.ref, float]] = {}   # memory of neuron outputs → their spike count
+        self._spikes: dict[int, tuple] = {}   # memory of neuron outputs → (weakref, spike count, spike value)
         self._fired: tuple[weakref.ref, float] | None = None     # the last site activation's output and count
         self._normed: dict[int, tuple[weakref.ref, weakref.ref]] = {}  # memory of BN outputs → (output, input)
 
@@ -417,7 +425,7 @@ class Recorder:
                 c.delivered += n
             neuron = module if which == "both" else getattr(module, "act", module)
             if isinstance(neuron, BaseNeuron) and which != "fired":   # a neuron emits spikes by construction
-                self._spikes[output.data_ptr()] = (weakref.ref(output), n)
+                self._spikes[output.data_ptr()] = (weakref.ref(output), n, spike_value(neuron))
             for op in self._pending:                # ops before this site feed spikes onward: hidden
                 self._roles.setdefault(op, "hidden")
                 self.ops[op].role = self._roles[op]
@@ -460,14 +468,14 @@ class Recorder:
         return source if out is not None and source is not None and out.numel() == x.numel() == source.numel() \
             else x
 
-    def _known(self, x: torch.Tensor) -> float | None:
+    def _known(self, x: torch.Tensor) -> tuple[float, float] | None:
         """The spike count of ``x`` if it is a neuron's output of this call or a view of all of it
         (same memory, same size; the output is still alive, so its memory was not reused)."""
         entry = self._spikes.get(x.data_ptr())
         if entry is None:
             return None
         source = entry[0]()
-        return entry[1] if source is not None and source.numel() == x.numel() else None
+        return entry[1:] if source is not None and source.numel() == x.numel() else None
 
     def measurement(self, time_steps: int) -> Measurement:
         """The counts so far, per image over ``time_steps`` steps (images = recorded image·steps / T)."""
@@ -482,12 +490,12 @@ class Recorder:
 
 def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
              offset: torch.Tensor | float | None, encoding: bool = False,
-             known: Callable[[torch.Tensor], float | None] = lambda x: None, currents: bool = False) -> None:
+             known: Callable[[torch.Tensor], tuple | None] = lambda x: None, currents: bool = False) -> None:
     """Add one call of ``module`` (inputs ``args``, ``output``) to ``c`` (rules in the module docstring).
 
     ``encoding``: the op reads the model's input (``data``), which is never taken for spikes (pixels
     in steps of 1/255 would look like multi-spikes): dense MACs. ``currents``: the input is a
-    BatchNorm's output (analog currents, not classified). ``known(x)``: the spike count of an
+    BatchNorm's output (analog currents, not classified). ``known(x)``: ``(spike count, spike value)`` of an
     input that a neuron emitted in this call (it is not classified again), else None.
     """
     c.outputs += output.numel()
@@ -499,7 +507,8 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
     if c.op == "batchnorm":                       # always folded: listed with its elements, no cost
         c.input = "analog"
         return
-    spikes = None if offset is not None or encoding else known(x)
+    entry = None if offset is not None or encoding else known(x)
+    spikes, value = entry if entry is not None else (None, 0.0)
     if offset is not None:
         x = x - offset
     if encoding:
@@ -507,7 +516,7 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
     elif currents:
         kind, unit, signed = "analog", 1.0, True
     elif spikes is not None:
-        kind, unit, signed = "spikes", 0.0, True
+        kind, unit, signed = "spikes", value, value == 0.0
     else:
         kind, unit, signed = _classify(x)
     c.input = merge_kind(c.input if c.outputs > output.numel() else None, kind)
@@ -528,8 +537,7 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         return
     dims = len(module.kernel_size) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else 2
     leading = tuple(range(x.dim() - dims))
-    per_position = torch.count_nonzero(x, dim=leading) if spikes is not None else \
-        events(x, kind, unit, signed, leading)                                       # [*spatial]
+    per_position = events(x, kind, unit, signed, leading)                          # [*spatial]
     c.events += float(per_position.sum())
     acs = float((per_position * fan_out(module, tuple(x.shape[-dims:]), x.device)).sum())
     c.acs += acs * (module.out_channels // module.groups) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else acs
@@ -549,7 +557,7 @@ def dense_macs(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> floa
 
 
 def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
-                  known: Callable[[torch.Tensor], float | None] = lambda x: None) -> None:
+                  known: Callable[[torch.Tensor], tuple | None] = lambda x: None) -> None:
     """One call of ``f(a) @ b`` (module docstring); a non-identity ``f`` (softmax) is counted as its own analog work."""
     a, b = args[0].detach(), args[1].detach()
     f = args[2] if len(args) > 2 else kwargs.get("f")
