@@ -205,9 +205,11 @@ def test_classify():
 
 
 def test_bad_input_is_one_clear_error():
+    plain = nn.Sequential(nn.Linear(2, 2))
     with pytest.raises(SpikemaskError, match="no spike sources"):
-        with Recorder(nn.Sequential(nn.Linear(2, 2))):
+        with Recorder(plain):
             pass
+    assert not plain._forward_hooks and not plain[0]._forward_hooks     # refused before hooking anything
     with Recorder(Chain(source())) as rec:
         pass
     with pytest.raises(SpikemaskError, match="nothing was recorded"):

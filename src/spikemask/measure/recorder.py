@@ -89,7 +89,7 @@ class OpCounts:
 
     name: str
     op: str
-    role: str = "hidden"
+    role: str = ""            # set by the op's first call: encoding, hidden or readout
     input: str = "spikes"
     acs: float = 0.0
     macs: float = 0.0
@@ -132,9 +132,6 @@ class Measurement:
     images: int
     ops: list[OpCounts] = field(default_factory=list)
     sites: list[SiteCounts] = field(default_factory=list)
-
-    def per_image(self, value: float) -> float:
-        return value / self.images
 
     @property
     def acs(self) -> float:
@@ -347,7 +344,6 @@ class Recorder:
         self._call_steps = 0
         self._seen_site = False                    # a spike source ran in this call
         self._pending: list[str] = []              # ops since the last spike source in this call
-        self._roles: dict[str, str] = {}
         self._offsets: dict[str, Any] = {}
         self._handles: list = []
         self._taps: list[tuple[nn.Module, Callable, bool]] = []
@@ -364,6 +360,10 @@ class Recorder:
         return self
 
     def __enter__(self) -> "Recorder":
+        if self.count:                              # refuse before any hook is registered
+            check(any(isinstance(m, (SpikeSite, BaseNeuron)) for m in self.model.modules()),
+                  f"{type(self.model).__name__} has no spike sources (SpikeSite or neuron) to record; pass a "
+                  f"converted SNN or a Spikformer/SDMFormer")
         for module, fn, pre in self._taps:
             self._handles.append(module.register_forward_pre_hook(fn) if pre else module.register_forward_hook(fn))
         if not self.count:
@@ -384,8 +384,6 @@ class Recorder:
                 weights = sum(p.numel() for p in module.parameters(recurse=False))
                 self.ops[name] = OpCounts(name, kind, weights=weights)
                 self._handles.append(module.register_forward_hook(self._op_hook(name), with_kwargs=True))
-        check(bool(self.sites), f"{type(self.model).__name__} has no spike sources (SpikeSite or neuron) to "
-                                f"record; pass a converted SNN or a Spikformer/SDMFormer")
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -405,8 +403,7 @@ class Recorder:
 
     def _on_return(self, module: nn.Module, args: tuple, output: Any) -> None:
         for name in self._pending:
-            self._roles.setdefault(name, "readout")
-            self.ops[name].role = self._roles[name]
+            self._assign(name, "readout")
         self._pending = []
 
     def _site_hook(self, name: str, which: str) -> Callable:
@@ -427,8 +424,7 @@ class Recorder:
             if isinstance(neuron, BaseNeuron) and which != "fired":   # a neuron emits spikes by construction
                 self._spikes[output.data_ptr()] = (weakref.ref(output), n, spike_value(neuron))
             for op in self._pending:                # ops before this site feed spikes onward: hidden
-                self._roles.setdefault(op, "hidden")
-                self.ops[op].role = self._roles[op]
+                self._assign(op, "hidden")
             self._pending = []
             self._seen_site = True
         return hook
@@ -437,8 +433,7 @@ class Recorder:
         def hook(module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
             c = self.ops[name]
             if not self._seen_site:
-                self._roles.setdefault(name, "encoding")
-                c.role = self._roles[name]
+                self._assign(name, "encoding")
             else:
                 self._pending.append(name)
             if c.op == "batchnorm":
@@ -467,6 +462,11 @@ class Recorder:
         out, source = entry[0](), entry[1]()
         return source if out is not None and source is not None and out.numel() == x.numel() == source.numel() \
             else x
+
+    def _assign(self, name: str, role: str) -> None:
+        """Give op ``name`` its role, once (its first call decides)."""
+        if not self.ops[name].role:
+            self.ops[name].role = role
 
     def _known(self, x: torch.Tensor) -> tuple[float, float] | None:
         """The spike count of ``x`` if it is a neuron's output of this call or a view of all of it
@@ -498,9 +498,10 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
     BatchNorm's output (analog currents, not classified). ``known(x)``: ``(spike count, spike value)`` of an
     input that a neuron emitted in this call (it is not classified again), else None.
     """
+    first = c.outputs == 0
     c.outputs += output.numel()
     if c.op in ("matmul", "rate-product"):
-        count_product(c, module, args, kwargs, output, known)
+        count_product(c, module, args, kwargs, output, first, known)
         return
     x = args[0].detach()
     c.elements += x.numel()
@@ -519,7 +520,7 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         kind, unit, signed = "spikes", value, value == 0.0
     else:
         kind, unit, signed = _classify(x)
-    c.input = merge_kind(c.input if c.outputs > output.numel() else None, kind)
+    c.input = merge_kind(None if first else c.input, kind)
     if c.op in ("softmax", "layernorm"):
         per_element = SOFTMAX_MACS if c.op == "softmax" else LAYERNORM_MACS
         c.macs += per_element * x.numel()
@@ -557,8 +558,9 @@ def dense_macs(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> floa
 
 
 def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
-                  known: Callable[[torch.Tensor], tuple | None] = lambda x: None) -> None:
-    """One call of ``f(a) @ b`` (module docstring); a non-identity ``f`` (softmax) is counted as its own analog work."""
+                  first: bool, known: Callable[[torch.Tensor], tuple | None] = lambda x: None) -> None:
+    """One call of ``f(a) @ b`` (module docstring; ``first``: the op's first call); a non-identity
+    ``f`` (softmax) is counted as its own analog work."""
     a, b = args[0].detach(), args[1].detach()
     f = args[2] if len(args) > 2 else kwargs.get("f")
     dense = float(output.numel() * a.shape[-1])
@@ -573,7 +575,7 @@ def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, out
         return
     kind_a, unit_a, signed_a = ("analog", 1.0, True) if has_f else _kind(a, known)
     kind_b, unit_b, signed_b = _kind(b, known)
-    c.input = merge_kind(c.input if c.outputs > output.numel() else None, merge_kind(kind_a, kind_b))
+    c.input = merge_kind(None if first else c.input, merge_kind(kind_a, kind_b))
     c.macs += softmax_macs
     if kind_a == "analog" and kind_b == "analog":
         c.macs += dense

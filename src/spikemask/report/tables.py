@@ -5,6 +5,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from spikemask.measure.recorder import ANALOG_OPS
+
 
 def mean_std(values: Sequence[float]) -> dict[str, float]:
     """``{"mean", "std"}`` of repeated runs (seeds); the std is the sample std, 0 for one value."""
@@ -98,7 +100,7 @@ def energy_card(report: dict[str, Any]) -> str:
                      f"{s['firing_rate']:7.4f}")
     verdict = report["verdict"]
     if verdict == "hybrid":
-        kinds = sorted({o["op"] if o["op"] in ("softmax", "layernorm", "rate-product") else f"{o['op']} on analog input"
+        kinds = sorted({o["op"] if o["op"] in ANALOG_OPS else f"{o['op']} on analog input"
                         for o in m["ops"] if o["analog"]})
         verdict += f": {100 * report['analog_share']:.1f} % of operations are analog ({', '.join(kinds)})"
     lines += ["", f"T = {report['time_steps']}, {report['images']} images: {m['neurons']} neurons, "
