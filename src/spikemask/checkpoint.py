@@ -2,7 +2,8 @@
 
 Keys: ``model_name``, ``model_options``, ``num_classes``, ``in_channels``, ``img_size``,
 ``state_dict``, ``mask`` (RSM ratio/where/seed applied on top of the options), ``converted``
-(True for a converted SNN), and for training checkpoints ``epoch``, ``optimizer``, ``scheduler``,
+(True for a converted SNN), ``neuron`` (the neuron it was converted with),
+and for training checkpoints ``epoch``, ``optimizer``, ``scheduler``,
 ``config``, ``history`` and the random streams an exact resume needs: ``rng`` (torch's), ``mask_rng``
 and ``teacher_mask_rng`` (each seeded mask's own generator). Written atomically, read without
 unpickling code (:mod:`spikemask.io`).
@@ -32,7 +33,7 @@ def model_record(model: nn.Module) -> dict[str, Any]:
     return {"model_name": cfg.name, "model_options": dict(cfg.options), "num_classes": cfg.num_classes,
             "in_channels": cfg.in_channels, "img_size": cfg.img_size,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "mask": cfg.mask, "converted": cfg.converted}
+            "mask": cfg.mask, "converted": cfg.converted, "neuron": cfg.neuron}
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:

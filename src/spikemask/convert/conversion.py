@@ -10,6 +10,15 @@ linear, BN, pooling, masks) is kept; masks trained in ``"expected"`` mode are sw
 time-major input ``[T, B, ...]`` as the ANN (which is the case T = 1): its stateless layers see the
 folded ``[T·B, ...]`` batch and each neuron unfolds it and scans over T
 (:mod:`spikemask.snn.functional`). :func:`~spikemask.convert.simulate.simulate` runs it.
+
+**Exact conversion** (``neuron='signed'`` or ``'burst:k'``; SpikeZIP-TF's ST-BIF⁺, our
+implementation): every QCFS becomes a :class:`~spikemask.snn.neurons.SignedIFNeuron` with spike
+value λ/L and at most L spikes, the network switches to accumulate coding
+(:mod:`spikemask.snn.coding`: the input as increments, every bias at the first step, the answer the
+sum of the step outputs) and every attention product must be ``product='exact'``. Once no neuron
+changes its count any more, the accumulated output equals the quantized ANN's exactly. Masks are held
+for the whole run (one draw per input, so the SNN equals the QANN with that mask). Non-linear
+maps of analog values (max pooling, LayerNorm) have no exact increment form and are refused.
 """
 from __future__ import annotations
 
@@ -25,34 +34,70 @@ from spikemask.checkpoint import build_model, load_checkpoint
 from spikemask.errors import check
 from spikemask.masks.placement import masks
 from spikemask.masks.rsm import HeldSpikeMask, SpikeMask
+from spikemask.models.layers import AddConstant
 from spikemask.models.mst.attention import AttentionProduct, SpikeProduct
-from spikemask.snn.neurons import BaseNeuron, IFNeuron
+from spikemask.snn.coding import DeltaEncoder, onset_only
+from spikemask.snn.neurons import BaseNeuron, IFNeuron, SignedIFNeuron, parse_neuron
 from spikemask.snn.qcfs import QCFS
 
+AFFINE = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, AddConstant)
+NOT_INCREMENTAL = (nn.MaxPool1d, nn.MaxPool2d, nn.AdaptiveMaxPool2d, nn.LayerNorm)
 
-def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False) -> nn.Module:
-    """Return a spiking copy of ``ann``: each QCFS becomes an IF neuron with θ = λ.
+
+def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False, neuron: str = "if") -> nn.Module:
+    """Return a spiking copy of ``ann``: each QCFS becomes an IF neuron with θ = λ (or a signed neuron).
 
     Args:
         ann: a model built with QCFS activations (any registry model for conversion).
-        v_init: initial membrane potential as a fraction of θ (0.5 in MST/QCFS).
+        v_init: initial membrane potential as a fraction of θ (of one spike, λ/L, for signed neurons);
+            0.5 in MST/QCFS.
         hold_masks: replace every Random Spike Mask by a :class:`~spikemask.masks.rsm.HeldSpikeMask`
             (one mask per input for all T steps; our addition). False: a fresh mask every step (M12).
+            Exact conversion always holds them.
+        neuron: ``'if'`` (MST, rate coding), ``'signed'`` or ``'burst:k'`` (exact conversion, module docstring).
     Raises:
-        SpikemaskError: if ``ann`` has no QCFS activation to convert.
+        SpikemaskError: if ``ann`` has no QCFS activation to convert, the neuron name is unknown, or
+            the products or layers do not fit the neuron (module docstring).
     """
+    per_step = parse_neuron(neuron)
+    products = {p.mode for p in ann.modules() if isinstance(p, AttentionProduct)}
+    if per_step == 0:
+        check("exact" not in products, "product=exact needs signed neurons: convert with neuron='signed' or "
+                                       "'burst:k' (--neuron signed), or use product=step/rate with IF neurons")
+    else:
+        check(products <= {"exact"}, f"neuron={neuron!r} needs product=exact in attention (the model has "
+                                     f"product={'/'.join(sorted(products))}); pass --opt product=exact")
+        bad = sorted({type(m).__name__ for m in ann.modules() if isinstance(m, NOT_INCREMENTAL)})
+        check(not bad, f"exact conversion (neuron={neuron!r}) cannot convert {', '.join(bad)}: a non-linear map "
+                       "of analog values has no exact spike form; use neuron='if' or a model without it "
+                       "(MST: final_norm=bn)")
     snn = copy.deepcopy(ann).eval()
     for _, mask in masks(snn):
         mask.mode = "random"          # an SNN drops spikes for real, whatever the ANN trained with
-    if hold_masks:
+    if hold_masks or per_step:
         _replace(snn, SpikeMask, lambda m: HeldSpikeMask(m.ratio, m.seed))
     _replace(snn, AttentionProduct, lambda p: SpikeProduct(p.mode))
-    count = _replace(snn, QCFS, lambda q: IFNeuron(q.threshold.detach().clone(), v_init))
+    if per_step:
+        count = _replace(snn, QCFS, lambda q: SignedIFNeuron(q.threshold.detach().clone(), q.levels, per_step,
+                                                             v_init))
+        for m in snn.modules():
+            if isinstance(m, AFFINE) and _has_constant(m):
+                onset_only(m)
+        snn.input_coding = DeltaEncoder()
+        snn.readout = "sum"
+    else:
+        count = _replace(snn, QCFS, lambda q: IFNeuron(q.threshold.detach().clone(), v_init))
     check(count > 0, "this model has no QCFS activations to convert; train it with a conversion model "
                      "(e.g. vgg16, resnet18, mst_swin_*) or pass a checkpoint of one")
     if getattr(snn, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
-        snn.model_config = replace(snn.model_config, converted=True)
+        snn.model_config = replace(snn.model_config, converted=True, neuron=neuron)
     return snn
+
+
+def _has_constant(module: nn.Module) -> bool:
+    """An affine module with a constant part: a bias, a BatchNorm (its shift), or an AddConstant."""
+    return isinstance(module, (AddConstant, nn.BatchNorm1d, nn.BatchNorm2d)) \
+        or getattr(module, "bias", None) is not None
 
 
 def is_spiking(model: nn.Module) -> bool:
@@ -87,15 +132,30 @@ def check_input(model: nn.Module, x: torch.Tensor) -> None:
     check(bool(torch.isfinite(x).all()), "input contains NaN or infinite values; clean the data first")
 
 
+def saved_neuron(ckpt: dict[str, Any], neuron: str | None) -> str:
+    """The neuron to convert a checkpoint with: ``neuron``, or for a converted checkpoint the one it was
+    converted with (``'if'`` by default); refuses a converted checkpoint asked for another neuron."""
+    saved = ckpt.get("neuron") or "if"
+    if neuron is not None:
+        parse_neuron(neuron)
+        check(not ckpt.get("converted") or neuron == saved,
+              f"this checkpoint was converted with neuron={saved!r}; evaluate it with --neuron {saved} (or "
+              f"convert its ANN checkpoint again with --neuron {neuron})")
+        return neuron
+    return saved
+
+
 def load_model(path: str | os.PathLike, spiking: bool | None = None, hold_masks: bool = False,
-               options: dict[str, Any] | None = None) -> nn.Module:
+               options: dict[str, Any] | None = None, neuron: str | None = None) -> nn.Module:
     """Load a checkpoint as a model; ``spiking=True`` converts it, None keeps what was saved.
 
-    ``hold_masks`` is passed to :func:`~spikemask.convert.conversion.convert` when the model is converted here;
-    ``options`` override saved model options as in :func:`build_model`.
+    ``hold_masks`` and ``neuron`` (default: the saved one, :func:`saved_neuron`) are passed to
+    :func:`convert` when the model is converted here; ``options`` override saved model options as in
+    :func:`build_model`.
     """
     ckpt = load_checkpoint(path)
+    neuron = saved_neuron(ckpt, neuron)
     model = build_model(ckpt, options)
     if spiking or (spiking is None and ckpt.get("converted")):
-        model = convert(model, hold_masks=hold_masks)
+        model = convert(model, hold_masks=hold_masks, neuron=neuron)
     return model.eval()

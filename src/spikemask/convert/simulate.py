@@ -4,7 +4,9 @@
 resets the network, feeds time-major input (a static image repeated at every step, or event frames
 ``[T, B, ...]``) in chunks of steps with the state carried between chunks, resets again, and returns
 the logits of every step. The network's answer after t steps is the mean of the first t step logits
-(:func:`cumulative_mean`), so one pass gives the accuracy at every t (:func:`correct_by_step`).
+(:func:`cumulative_mean`; rate coding) or, for an exactly converted network, their sum (accumulate
+coding, :mod:`spikemask.snn.coding`): :func:`answer_by_step` picks by the model's ``readout``. Both
+have the same argmax, so one pass gives the accuracy at every t (:func:`correct_by_step`).
 """
 from __future__ import annotations
 
@@ -60,8 +62,15 @@ def cumulative_mean(step_logits: torch.Tensor) -> torch.Tensor:
     return step_logits.cumsum(0) / steps.view(-1, 1, 1)
 
 
+def answer_by_step(step_logits: torch.Tensor, readout: str = "mean") -> torch.Tensor:
+    """``[T, B, K]`` per-step logits → ``[T, B, K]`` answer after each step: running mean (``'mean'``)
+    or running sum (``'sum'``, accumulate coding: equals the quantized ANN's logits once settled)."""
+    check(readout in ("mean", "sum"), f"readout must be 'mean' or 'sum', got {readout!r}")
+    return cumulative_mean(step_logits) if readout == "mean" else step_logits.cumsum(0)
+
+
 def correct_by_step(step_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Number of correct answers after each step t = 1..T: ``[T]`` integer counts."""
+    """Number of correct answers after each step t = 1..T: ``[T]`` integer counts (either readout)."""
     return (cumulative_mean(step_logits).argmax(-1) == labels.unsqueeze(0)).sum(1)
 
 

@@ -8,6 +8,8 @@ Every model built by :func:`~spikemask.models.create_model` is a :class:`Spiking
   case T = 1. A batch of images ``[B, C, H, W]`` is refused with one clear error, so a converted
   SNN can never mistake the batch for the time axis.
 - ``forward(x) = forward_head(forward_features(x))``: features ``[T, B, D]``, then the classifier.
+  An exactly converted SNN first turns the input into increments (``input_coding``) and answers with
+  the *sum* of its step outputs (``readout = 'sum'``; :mod:`spikemask.snn.coding`).
 - ``default_time_steps``: how many steps a static image is shown for when no T is given
   (1 for conversion models trained as ANNs, the ``time_steps`` option for Spikformer/SDMFormer).
 - ``no_weight_decay()``: names of the parameters the optimizer must not decay;
@@ -36,6 +38,7 @@ class ModelConfig:
         mask: the Random Spike Masking setting applied on top (``{"ratio", "where", "seed", "mode"}``
             or None; :func:`spikemask.masks.placement.apply_mask_setting`).
         converted: True for an SNN made by :func:`spikemask.convert.conversion.convert`.
+        neuron: the neuron it was converted with (``'if'``, ``'signed'``, ``'burst:k'``).
     """
 
     name: str
@@ -45,6 +48,7 @@ class ModelConfig:
     options: dict[str, Any] = field(default_factory=dict)
     mask: dict[str, Any] | None = None
     converted: bool = False
+    neuron: str = "if"
 
 
 class SpikingClassifier(nn.Module):
@@ -55,6 +59,7 @@ class SpikingClassifier(nn.Module):
     """
 
     default_time_steps: int = 1
+    readout: str = "mean"                   # the answer after t steps: the mean ('mean') or sum ('sum') of outputs
 
     def __init__(self, num_classes: int, in_channels: int, img_size: int) -> None:
         super().__init__()
@@ -63,6 +68,7 @@ class SpikingClassifier(nn.Module):
                   f"{key} must be a positive integer, got {value!r}")
         self.num_classes, self.in_channels, self.img_size = num_classes, in_channels, img_size
         self.model_config: ModelConfig | None = None   # set by create_model
+        self.input_coding: nn.Module | None = None     # exact conversion: a DeltaEncoder (spikemask.snn.coding)
 
     # --------------------------------------------------------------------- the record
     @property
@@ -101,6 +107,8 @@ class SpikingClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Time-major input ``[T, B, C, H, W]`` → per-step logits ``[T, B, num_classes]``."""
         self.check_time_major(x)
+        if self.input_coding is not None:
+            x = self.input_coding(x)
         return self.forward_head(self.forward_features(x))
 
     def constant_inputs(self) -> dict[str, torch.Tensor]:

@@ -49,6 +49,17 @@ class MatMul(nn.Module):
         return f(a) @ b
 
 
+class AddConstant(nn.Module):
+    """``add(x)`` for a function ``add`` that adds a constant current (MST's relative position bias).
+
+    A module so that accumulate coding (:func:`spikemask.snn.coding.onset_only`) can make the constant
+    enter at the first step only. Shape: that of ``x``.
+    """
+
+    def forward(self, x: torch.Tensor, add: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:  # noqa: D102
+        return add(x)
+
+
 def qcfs_site(levels: int, threshold: float, mask_ratio: float | None = 0.0) -> SpikeSite:
     """A QCFS activation with its RSM mask (``mask_ratio=None``: no mask)."""
     return SpikeSite(QCFS(levels, threshold), mask_ratio)

@@ -15,6 +15,15 @@ replaces each by a :class:`SpikeProduct`, which multiplies spike trains in one o
     (running sums, :class:`~spikemask.snn.base.StatefulModule`), so ``reset_net`` reaches it and
     chunked and single-step runs give identical results.
 
+``product='exact'`` (event-driven, for signed neurons; SpikeZIP-TF's spike-equivalent product)
+    Under accumulate coding (:mod:`spikemask.snn.coding`) ``a`` and ``b`` are increments (signed
+    spikes) and ``C_a``, ``C_b`` their running sums; the output is the increment of ``C_a·C_b``:
+    ``Δ = s_a(t)·C_b(t−1) + C_a(t−1)·s_b(t) + s_a(t)·s_b(t)``. Every term is an accumulate
+    triggered by a spike of this step; the outputs up to t sum to ``C_a(t)·C_b(t)`` exactly. With
+    a softmax (``f``), ``A(t) = f(C_a(t))`` is recomputed on the accumulated scores (analog) and its
+    increment ``ΔA`` replaces ``s_a``: ``Δ = ΔA·C_b(t−1) + A(t−1)·s_b(t) + ΔA·s_b(t)`` (``A(0) = 0``).
+    Stateful.
+
 ``f`` is the identity for Q·Kᵀ, and for A·V either the identity (``softmax='none'``) or
 ``softmax(· + relative position bias + shift mask)`` (``softmax='code'``).
 """
@@ -26,17 +35,17 @@ import torch
 from torch import nn
 
 from spikemask.errors import SpikemaskError
-from spikemask.models.layers import MatMul, identity, qcfs_site
+from spikemask.models.layers import AddConstant, MatMul, identity, qcfs_site
 from spikemask.snn.base import StatefulModule
 from spikemask.snn.functional import time_major_view
 
-PRODUCTS = ("step", "rate")
+PRODUCTS = ("step", "rate", "exact")
 SOFTMAX_MODES = ("code", "none")
 NEG_INF = -100.0  # the "minus infinity" Swin and MST add to masked scores before softmax
 
 
 def check_product(mode: str) -> str:
-    """Validate a spike-product mode (``'step'`` or ``'rate'``)."""
+    """Validate a spike-product mode (``'step'``, ``'rate'`` or ``'exact'``)."""
     if mode not in PRODUCTS:
         raise SpikemaskError(f"product must be one of {PRODUCTS}, got {mode!r}")
     return mode
@@ -57,10 +66,11 @@ class AttentionProduct(MatMul):
 
 
 class SpikeProduct(StatefulModule):
-    """Matrix product ``f(a) @ b`` of two spike trains, per step (``'step'``) or of rates (``'rate'``).
+    """Matrix product ``f(a) @ b`` of two spike trains: per step (``'step'``), of rates (``'rate'``) or
+    of accumulated counts, event-driven (``'exact'``).
 
     Args:
-        mode: ``'step'`` or ``'rate'`` (see the module docstring).
+        mode: ``'step'``, ``'rate'`` or ``'exact'`` (see the module docstring).
     Shapes: ``a`` ``[T·B, ..., M, K]`` and ``b`` ``[T·B, ..., K, N]`` (folded, inside
     :func:`~spikemask.snn.functional.folded_time`), ``[T, B, ...]`` (time-major) or ``[B, ...]``
     (``step_mode='s'``); output ``[..., M, N]`` alike.
@@ -69,7 +79,8 @@ class SpikeProduct(StatefulModule):
     def __init__(self, mode: str = "step") -> None:
         super().__init__()
         self.mode = check_product(mode)
-        self.register_state("state")   # (Σa, Σb, steps done, last cumulative product) in 'rate' mode
+        # 'rate': (Σa, Σb, steps done, last cumulative product); 'exact': (C_a, C_b, last A = f(C_a))
+        self.register_state("state")
 
     def forward(self, a: torch.Tensor, b: torch.Tensor,
                 f: Callable[[torch.Tensor], torch.Tensor] = identity) -> torch.Tensor:  # noqa: D102
@@ -77,7 +88,35 @@ class SpikeProduct(StatefulModule):
             return f(a) @ b
         a_t, restore = time_major_view(a, self.step_mode)
         b_t, _ = time_major_view(b, self.step_mode)
-        return restore(self._rate_scan(a_t, b_t, f))
+        scan = self._rate_scan if self.mode == "rate" else self._exact_scan
+        return restore(scan(a_t, b_t, f))
+
+    def counts_before(self, a: torch.Tensor, b: torch.Tensor
+                      ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``'exact'``: the running sums ``C_a(t−1)``, ``C_b(t−1)`` ``[T, B, ...]`` before each step of
+        the chunk ``a``, ``b`` ``[T, B, ...]`` (None, None before the first chunk of a run)."""
+        if self.state is None or self.state[0].shape != a.shape[1:] or self.state[1].shape != b.shape[1:]:
+            zeros_a, zeros_b = torch.zeros_like(a[:1]), torch.zeros_like(b[:1])
+        else:
+            zeros_a, zeros_b = self.state[0][None], self.state[1][None]
+        return (torch.cat([zeros_a, a[:-1]]).cumsum(0), torch.cat([zeros_b, b[:-1]]).cumsum(0))
+
+    def _exact_scan(self, a: torch.Tensor, b: torch.Tensor,
+                    f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``[T, B, ...]`` increments → ``[T, B, ...]`` increments of ``f(C_a)·C_b``, continuing from the state."""
+        ca_prev, cb_prev = self.counts_before(a, b)
+        ca, cb = ca_prev[-1] + a[-1], cb_prev[-1] + b[-1]
+        if f is identity:
+            a_prev, d_a = ca_prev, a
+            last = None
+        else:                                                     # A(t) = f(C_a(t)), analog; A(0) = 0
+            a_now = f(ca_prev + a)
+            first = self.state[2] if self.state is not None and self.state[2] is not None \
+                and self.state[2].shape == a_now.shape[1:] else torch.zeros_like(a_now[0])
+            a_prev = torch.cat([first[None], a_now[:-1]])
+            d_a, last = a_now - a_prev, a_now[-1]
+        self.state = (ca, cb, last)
+        return d_a @ cb_prev + a_prev @ b + d_a @ b
 
     def _rate_scan(self, a: torch.Tensor, b: torch.Tensor,
                    f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -126,7 +165,8 @@ class WindowAttention(nn.Module):
 
     Args:
         dim: channels C; heads: number of heads (C divisible by heads); window: side w.
-        softmax: ``'code'`` or ``'none'``; product: ``'step'`` or ``'rate'`` (:class:`SpikeProduct` after conversion).
+        softmax: ``'code'`` or ``'none'``; product: ``'step'``, ``'rate'`` or ``'exact'`` (:class:`SpikeProduct`
+            after conversion).
         levels, threshold: QCFS L and initial λ of every site; mask_ratio: RSM ratio of the q/k/a masks.
     Shapes: input ``[N_w, w², C]`` (windows of all images, folded over T), optional shift mask
     ``[nW, w², w²]``; output ``[N_w, w², C]``.
@@ -144,6 +184,7 @@ class WindowAttention(nn.Module):
         self.k_site = qcfs_site(levels, threshold, mask_ratio)
         self.v_site = qcfs_site(levels, threshold)
         self.qk = AttentionProduct(product)
+        self.score_bias = AddConstant()      # softmax='none': bias + shift mask as a constant input current
         self.a_site = qcfs_site(levels, threshold, mask_ratio)
         self.av = AttentionProduct(product)
         self.av_site = qcfs_site(levels, threshold)
@@ -177,7 +218,7 @@ class WindowAttention(nn.Module):
         if self.softmax == "code":
             out = self.av(self.a_site(scores), v, lambda a: torch.softmax(add_bias(a), dim=-1))
         else:
-            out = self.av(self.a_site(add_bias(scores)), v)
+            out = self.av(self.a_site(self.score_bias(scores, add_bias)), v)
         out = self.av_site(out.transpose(1, 2).reshape(n, tokens, channels))
         return self.proj_site(self.proj(out))
 

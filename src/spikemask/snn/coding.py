@@ -1,0 +1,86 @@
+"""Accumulate coding: the time code of exact conversion (signed neurons, :mod:`spikemask.convert.conversion`).
+
+Under **rate coding** (MST, IF neurons) every step carries the whole input and every bias, and the
+network's answer after t steps is the *mean* of its t outputs. Under **accumulate coding** every
+tensor between layers is an *increment*: its sum over steps 1..t is the value the quantized ANN
+computes at that point, for the input seen up to t. Linear layers map increments to increments if
+their constant part (bias, BatchNorm shift, relative position bias, shift mask) enters once, at the
+first step; signed neurons (:class:`~spikemask.snn.neurons.SignedIFNeuron`) emit the increments of
+their QCFS level; the answer after t steps is the *sum* of the t outputs (:data:`READOUTS`).
+
+- :class:`DeltaEncoder` turns the model input ``[T, B, ...]`` into increments ``x[t] − x[t−1]``: a
+  static image shown at every step becomes the image at step 1 and zeros after.
+- :func:`onset_only` makes an affine module add its constant part only at the first step
+  (:class:`OnsetBias`).
+
+Both are :class:`~spikemask.snn.base.StatefulModule` s (they count the steps done), so chunked and
+single-step runs match a run of all T steps at once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikemask.snn.base import StatefulModule
+from spikemask.snn.functional import time_major_view
+
+READOUTS = {"mean": "rate coding: the mean of the step outputs", "sum": "accumulate coding: their sum"}
+
+
+class DeltaEncoder(StatefulModule):
+    """``[T, B, ...]`` input → increments ``x[t] − x[t−1]`` (``x[0] = 0``), continuing across calls."""
+
+    def __init__(self, step_mode: str = "m") -> None:
+        super().__init__(step_mode)
+        self.register_state("last")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_t, restore = time_major_view(x, self.step_mode)
+        last = torch.zeros_like(x_t[:1]) if self.last is None else self.last
+        out = x_t - torch.cat([last, x_t[:-1]])
+        self.last = x_t[-1:]
+        return restore(out)
+
+
+class OnsetBias(StatefulModule):
+    """Mixin for an affine module ``f(x) = Wx + c``: its constant ``c`` enters at the first step only.
+
+    Every step after the first gets ``f(x) − f(0)``; ``f(0)`` is computed once per input shape from a
+    zero step (so convolution borders, BatchNorm shifts and any extra arguments are exact). Built by
+    :func:`onset_only`; the module keeps its class's parameters, names and ``isinstance``.
+    """
+
+    def forward(self, x: torch.Tensor, *args: Any) -> torch.Tensor:
+        y = super().forward(x, *args)
+        y_t, restore = time_major_view(y, self.step_mode)
+        if self.offset is None or self.offset.shape != y_t.shape[1:]:
+            x_t, _ = time_major_view(x, self.step_mode)
+            self.offset = super().forward(torch.zeros_like(x_t[0]), *args)       # f(0) of one step [B, ...]
+        repeat = torch.ones(y_t.shape[0], *[1] * (y_t.dim() - 1), device=y.device, dtype=y.dtype)
+        if self.steps == 0:
+            repeat[0] = 0
+        self.steps += y_t.shape[0]
+        return restore(y_t - repeat * self.offset)
+
+
+_ONSET_CLASSES: dict[type, type] = {}
+
+
+def onset_only(module: nn.Module) -> nn.Module:
+    """Make ``module`` (a conv, linear, BatchNorm or :class:`~spikemask.models.layers.AddConstant`) add
+    its constant part at the first step only, in place; returns it.
+
+    Its class becomes a subclass of :class:`OnsetBias` and of its own class (the way
+    ``torch.nn.utils.parametrize`` extends a module), so weights, names and the state dict are unchanged.
+    """
+    cls = type(module)
+    if cls not in _ONSET_CLASSES:
+        _ONSET_CLASSES[cls] = type(f"Onset{cls.__name__}", (OnsetBias, cls), {})
+    module.__class__ = _ONSET_CLASSES[cls]
+    module.step_mode = "m"
+    module._state_defaults = {}
+    module.register_state("steps", 0)
+    module.register_state("offset")
+    return module
