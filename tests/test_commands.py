@@ -38,7 +38,7 @@ def test_convert_writes_if_neurons_with_the_qcfs_thresholds(checkpoints, tmp_pat
     assert main(["convert", "--checkpoint", checkpoints["vgg"], "--out", str(out)]) == 0
     report = json.loads((out / "conversion.json").read_text())
     lambdas = [m.threshold.item() for m in load_model(checkpoints["vgg"]).modules() if isinstance(m, QCFS)]
-    assert report["if_neurons"] == len(lambdas) == 15
+    assert report["neuron_count"] == len(lambdas) == 15 and report["neuron"] == "if"
     assert [n["threshold"] for n in report["neurons"].values()] == pytest.approx(lambdas)
     snn = load_model(out / "checkpoint.pt")                              # saved converted: loads as an SNN
     assert load_checkpoint(out / "checkpoint.pt")["converted"] and any(isinstance(m, IFNeuron) for m in snn.modules())
@@ -113,3 +113,41 @@ def test_predict_from_python_matches_the_cli(checkpoints, tmp_path, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed == [f"image {i}: ANN class {a}, SNN class {s} (T=4)"
                        for i, (a, s) in enumerate(zip(result.ann, result.snn))]
+
+
+def test_evaluate_exact_reports_equivalence_and_passes_its_check(checkpoints, tmp_path, capsys):
+    out = tmp_path / "exact"
+    assert main(["evaluate", "--checkpoint", checkpoints["vgg"], "-T", "8", "--neuron", "burst:4",
+                 "--check-equivalence", *QUICK, "--no-progress", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    eq = m["equivalence"]
+    assert m["neuron"] == "burst:4" and eq["readout"] == "sum" and m["energy"]["verdict"] == "spiking"
+    assert eq["same_logits"]["reached"] == 4 and eq["same_logits"]["max"] == 1     # L = 4, 4 spikes per step
+    assert eq["settled"] == 4 and eq["mismatched_settled"] == 0
+    assert "equivalence check passed: all 4 settled images" in capsys.readouterr().out
+
+
+def test_a_checkpoint_converted_with_one_neuron_is_not_evaluated_as_another(checkpoints, tmp_path, capsys):
+    snn = tmp_path / "signed"
+    assert main(["convert", "--checkpoint", checkpoints["vgg"], "--neuron", "signed", "--out", str(snn)]) == 0
+    assert load_checkpoint(snn / "checkpoint.pt")["neuron"] == "signed"
+    assert "signed neurons (spike λ/L" in capsys.readouterr().out
+    for argv, message in [(["--neuron", "if"], "converted with neuron='signed'; evaluate it with --neuron signed"),
+                          (["--neuron", "burst:0"], "neuron must be"),
+                          (["--check-equivalence", "--neuron", "signed", "--opt", "levels=8"], None)]:
+        try:
+            code = main(["evaluate", "--checkpoint", str(snn / "checkpoint.pt"), "-T", "2", *argv, *QUICK,
+                         "--no-progress", "--out", str(tmp_path / "e")])
+        except SystemExit as e:      # refused by the argument parser
+            code = e.code
+        out, err = capsys.readouterr()
+        if message is None:          # its weights are the ANN's, so the QANN is rebuilt and checked against
+            assert code == 0 and "equivalence check passed" in out
+        else:
+            assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_check_equivalence_refuses_a_rate_coded_snn(checkpoints, tmp_path, capsys):
+    code = main(["evaluate", "--checkpoint", checkpoints["vgg"], "-T", "2", "--check-equivalence", *QUICK,
+                 "--no-progress", "--out", str(tmp_path / "e")])
+    assert code == 2 and "needs an exactly converted SNN" in capsys.readouterr().err

@@ -10,7 +10,17 @@ from pathlib import Path
 
 from spikemask.cli.common import add_out_arg
 from spikemask.cli.options import add_options, config_from_args
+from spikemask.errors import check
 from spikemask.studies.evaluate import EvaluateConfig, evaluate, predict
+
+
+def equivalence_line(eq: dict) -> str:
+    """One line: how many images reach the ANN's class and logits, and from which step."""
+    def part(d: dict, what: str) -> str:
+        when = f" (median step {d['median']:g}, 90 % by {d['p90']:g}, last {d['max']})" if d["reached"] else ""
+        return f"{d['reached']}/{d['reached'] + d['never']} reach the ANN's {what}{when}"
+    return (f"equivalence to the quantized ANN: {part(eq['same_class'], 'class')}; "
+            f"{part(eq['same_logits'], 'logits')}; {eq['settled']} settled, {eq['mismatched_settled']} of them differ")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,8 +38,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"spikes per image: {energy['spikes_per_image']:.4g} over T={cfg.time_steps}; "
           f"power {energy['power_alpha_watts']:.4g} α W ({energy['spikes']} spikes); result: {energy['verdict']}"
           + (f" ({100 * energy['analog_share']:.1f} % of operations analog)" if energy["verdict"] == "hybrid" else ""))
+    eq = snn.get("equivalence")
+    if eq is not None:
+        print(equivalence_line(eq))
     result.save(args.out)
     print(f"wrote {Path(args.out)}/metrics.json and accuracy_vs_T.png")
+    if cfg.check_equivalence:
+        check(eq is not None and eq["readout"] == "sum", "--check-equivalence needs an exactly converted SNN: "
+                                                         "pass --neuron signed (or burst:k)")
+        if eq["mismatched_settled"]:
+            print(f"equivalence check FAILED: {eq['mismatched_settled']} settled images differ from the ANN")
+            return 1
+        print(f"equivalence check passed: all {eq['settled']} settled images have the ANN's logits")
     return 0
 
 

@@ -66,12 +66,14 @@ from torch import nn
 from spikemask.errors import check
 from spikemask.models.layers import MatMul, SpikeSite, identity
 from spikemask.models.mst.attention import SpikeProduct
-from spikemask.snn.neurons import BaseNeuron, IFNeuron, LIFNeuron
+from spikemask.snn.functional import time_major_view
+from spikemask.snn.neurons import BaseNeuron, IFNeuron, LIFNeuron, SignedIFNeuron
 
 INPUT_KINDS = ("spikes", "multi", "analog", "data")   # ordered from event-driven to analog; data: the model input
 ALWAYS_FOLDED = ("batchnorm",)                  # eval-mode BN: an affine map per channel
 FOLDED_ON_CURRENTS = ("avgpool",)               # linear maps folded into neighbours when on analog currents
 ANALOG_OPS = ("softmax", "layernorm", "rate-product")
+PRODUCT_OPS = ("matmul", "rate-product", "exact-product")
 SOFTMAX_MACS = 3      # exp, sum, divide per score
 LAYERNORM_MACS = 3    # mean, variance, normalise + affine per element
 INTEGER_TOLERANCE = 1e-3
@@ -216,17 +218,29 @@ def _classify(x: torch.Tensor) -> tuple[str, float, bool]:
     return "analog", 1.0, signed
 
 
-def spike_value(neuron: nn.Module) -> float:
-    """The one value an unsigned neuron's spikes take (IF: θ, LIF: 1), or 0 when unknown (count nonzeros)."""
+def spike_code(neuron: nn.Module) -> tuple[str, float, bool]:
+    """``(kind, unit, signed)`` of a neuron's outputs: IF ``('spikes', θ, False)``, LIF ``('spikes', 1, False)``,
+    signed IF ``('spikes', λ/L, True)`` or, bursting, ``('multi', λ/L, True)``; unit 0 when unknown
+    (per-channel thresholds: count nonzeros)."""
+    if isinstance(neuron, SignedIFNeuron) and neuron.threshold.numel() == 1:
+        return ("spikes" if neuron.max_spikes == 1 else "multi"), float(neuron.step), True
     if isinstance(neuron, IFNeuron) and neuron.threshold.numel() == 1:
-        return float(neuron.threshold)
-    return 1.0 if isinstance(neuron, LIFNeuron) else 0.0
+        return "spikes", float(neuron.threshold), False
+    return ("spikes", 1.0, False) if isinstance(neuron, LIFNeuron) else ("spikes", 0.0, True)
 
 
 def _kind(x: torch.Tensor, known: Callable[[torch.Tensor], tuple | None]) -> tuple[str, float, bool]:
-    """:func:`_classify`, skipped for a known neuron output (``unit`` 0: count nonzeros)."""
+    """:func:`_classify`, skipped for a known neuron output (its :func:`spike_code`)."""
     entry = known(x)
-    return ("spikes", entry[1], entry[1] == 0.0) if entry is not None else _classify(x)
+    return entry[1] if entry is not None else _classify(x)
+
+
+def nonzero_counts(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Nonzero entries of a running spike count along ``dim`` (magnitudes below ``1e-6`` of the largest
+    are the rounding of cancelled spikes)."""
+    mag = x.detach().abs()
+    top = float(mag.amax()) if mag.numel() else 0.0
+    return (mag > top * 1e-6).sum(dim) if top > 0 else torch.zeros_like(mag.sum(dim))
 
 
 def events(x: torch.Tensor, kind: str, unit: float, signed: bool = True,
@@ -305,7 +319,7 @@ def op_name(module: nn.Module) -> str | None:
     if isinstance(module, nn.Linear):
         return "linear"
     if isinstance(module, SpikeProduct):
-        return "rate-product" if module.mode == "rate" else "matmul"
+        return {"rate": "rate-product", "exact": "exact-product"}.get(module.mode, "matmul")
     if isinstance(module, MatMul):
         return "matmul"
     if isinstance(module, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
@@ -347,7 +361,8 @@ class Recorder:
         self._offsets: dict[str, Any] = {}
         self._handles: list = []
         self._taps: list[tuple[nn.Module, Callable, bool]] = []
-        self._spikes: dict[int, tuple] = {}   # memory of neuron outputs → (weakref, spike count, spike value)
+        self._spikes: dict[int, tuple] = {}   # memory of neuron outputs → (weakref, events, spike code)
+        self._before: dict[str, tuple] = {}   # exact products: running counts before each step of the call
         self._fired: tuple[weakref.ref, float] | None = None     # the last site activation's output and count
         self._normed: dict[int, tuple[weakref.ref, weakref.ref]] = {}  # memory of BN outputs → (output, input)
 
@@ -383,6 +398,8 @@ class Recorder:
             elif (kind := op_name(module)) is not None:
                 weights = sum(p.numel() for p in module.parameters(recurse=False))
                 self.ops[name] = OpCounts(name, kind, weights=weights)
+                if kind == "exact-product":
+                    self._handles.append(module.register_forward_pre_hook(self._counts_hook(name)))
                 self._handles.append(module.register_forward_hook(self._op_hook(name), with_kwargs=True))
         return self
 
@@ -410,8 +427,12 @@ class Recorder:
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             c = self.sites[name]
             fired = self._fired
+            neuron = module if which == "both" else getattr(module, "act", module)
+            code = spike_code(neuron)
             if which == "delivered" and fired is not None and fired[0]() is output:
                 n = fired[1]                        # no mask (or ratio 0): what fired is delivered
+            elif code[0] == "multi":                # a burst of k spikes counts k
+                n = float(events(output, *code))
             else:
                 n = float(torch.count_nonzero(output))
             if which in ("fired", "both"):
@@ -420,9 +441,8 @@ class Recorder:
                 self._fired = (weakref.ref(output), n)
             if which in ("delivered", "both"):
                 c.delivered += n
-            neuron = module if which == "both" else getattr(module, "act", module)
             if isinstance(neuron, BaseNeuron) and which != "fired":   # a neuron emits spikes by construction
-                self._spikes[output.data_ptr()] = (weakref.ref(output), n, spike_value(neuron))
+                self._spikes[output.data_ptr()] = (weakref.ref(output), n, code)
             for op in self._pending:                # ops before this site feed spikes onward: hidden
                 self._assign(op, "hidden")
             self._pending = []
@@ -442,7 +462,14 @@ class Recorder:
                 args = (self._before_norm(args[0]), *args[1:])
             currents = c.op in ("avgpool", "maxpool") and self._is_normed(args[0])
             count_op(c, module, args, kwargs, output, self._offsets.get(name), encoding=not self._seen_site,
-                     known=self._known, currents=currents)
+                     known=self._known, currents=currents, before=self._before.pop(name, None))
+        return hook
+
+    def _counts_hook(self, name: str) -> Callable:
+        def hook(module: SpikeProduct, args: tuple) -> None:
+            a, _ = time_major_view(args[0], module.step_mode)
+            b, _ = time_major_view(args[1], module.step_mode)
+            self._before[name] = module.counts_before(a.detach(), b.detach())
         return hook
 
     def _is_normed(self, x: torch.Tensor) -> bool:
@@ -468,8 +495,8 @@ class Recorder:
         if not self.ops[name].role:
             self.ops[name].role = role
 
-    def _known(self, x: torch.Tensor) -> tuple[float, float] | None:
-        """The spike count of ``x`` if it is a neuron's output of this call or a view of all of it
+    def _known(self, x: torch.Tensor) -> tuple[float, tuple[str, float, bool]] | None:
+        """``(events, spike_code)`` of ``x`` if it is a neuron's output of this call or a view of all of it
         (same memory, same size; the output is still alive, so its memory was not reused)."""
         entry = self._spikes.get(x.data_ptr())
         if entry is None:
@@ -490,17 +517,23 @@ class Recorder:
 
 def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor,
              offset: torch.Tensor | float | None, encoding: bool = False,
-             known: Callable[[torch.Tensor], tuple | None] = lambda x: None, currents: bool = False) -> None:
+             known: Callable[[torch.Tensor], tuple | None] = lambda x: None, currents: bool = False,
+             before: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
     """Add one call of ``module`` (inputs ``args``, ``output``) to ``c`` (rules in the module docstring).
 
     ``encoding``: the op reads the model's input (``data``), which is never taken for spikes (pixels
     in steps of 1/255 would look like multi-spikes): dense MACs. ``currents``: the input is a
-    BatchNorm's output (analog currents, not classified). ``known(x)``: ``(spike count, spike value)`` of an
-    input that a neuron emitted in this call (it is not classified again), else None.
+    BatchNorm's output (analog currents, not classified). ``known(x)``: ``(events, spike code)`` of an
+    input that a neuron emitted in this call (it is not classified again), else None. ``before``: an
+    exact product's running counts before each step
+    (:meth:`~spikemask.models.mst.attention.SpikeProduct.counts_before`).
     """
     first = c.outputs == 0
     c.outputs += output.numel()
-    if c.op in ("matmul", "rate-product"):
+    if c.op == "exact-product":
+        count_exact_product(c, args, kwargs, output, first, known, before)
+        return
+    if c.op in PRODUCT_OPS:
         count_product(c, module, args, kwargs, output, first, known)
         return
     x = args[0].detach()
@@ -509,15 +542,15 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         c.input = "analog"
         return
     entry = None if offset is not None or encoding else known(x)
-    spikes, value = entry if entry is not None else (None, 0.0)
+    spikes, code = entry if entry is not None else (None, None)
     if offset is not None:
         x = x - offset
     if encoding:
         kind, unit, signed = "data", 1.0, False
     elif currents:
         kind, unit, signed = "analog", 1.0, True
-    elif spikes is not None:
-        kind, unit, signed = "spikes", value, value == 0.0
+    elif code is not None:
+        kind, unit, signed = code
     else:
         kind, unit, signed = _classify(x)
     c.input = merge_kind(None if first else c.input, kind)
@@ -528,7 +561,10 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         return
     dense = dense_macs(module, x, output)
     c.dense_macs += dense
-    if kind in ("analog", "data"):
+    if kind == "data":                            # an all-zero sample (delta-coded input after step 1) costs nothing
+        c.macs += dense * active_share(module, x)
+        return
+    if kind == "analog":
         c.macs += dense
         return
     if isinstance(module, nn.Linear):
@@ -542,6 +578,13 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
     c.events += float(per_position.sum())
     acs = float((per_position * fan_out(module, tuple(x.shape[-dims:]), x.device)).sum())
     c.acs += acs * (module.out_channels // module.groups) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else acs
+
+
+def active_share(module: nn.Module, x: torch.Tensor) -> float:
+    """Share of the samples (rows of the folded batch) of ``x`` that hold any nonzero input of ``module``."""
+    sample_dims = len(module.kernel_size) + 1 if isinstance(module, (nn.Conv1d, nn.Conv2d)) else 1
+    rows = x.reshape(-1, *x.shape[x.dim() - sample_dims:]).flatten(1)
+    return float(rows.any(1).float().mean()) if rows.numel() else 0.0
 
 
 def dense_macs(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> float:
@@ -592,3 +635,44 @@ def count_product(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, out
         per_k_b = events(b, kind_b, unit_b, signed_b, (-1,))
         c.events += float(per_k_a.sum() + per_k_b.sum())
         c.acs += float((per_k_a * per_k_b).sum())
+
+
+def count_exact_product(c: OpCounts, args: tuple, kwargs: dict, output: torch.Tensor, first: bool,
+                        known: Callable[[torch.Tensor], tuple | None], before: tuple[torch.Tensor, torch.Tensor]
+                        ) -> None:
+    """One call of an event-driven product (``product='exact'``): ``s_a·C_b(t−1) + C_a(t−1)·s_b + s_a·s_b``.
+
+    Each spike of ``s_a[m, k]`` accumulates the nonzero entries of row ``k`` of ``C_b(t−1)`` (and the
+    spikes of row ``k`` of ``s_b``), each spike of ``s_b[k, n]`` the nonzero entries of column ``k``
+    of ``C_a(t−1)``; updating the running counts is one AC per spike. With a softmax ``f``, ``A = f(C_a)``
+    is analog: the softmax (3 MACs per score) and its increment (1 per score) are MACs, ``ΔA·C_b(t−1)``
+    is a MAC per nonzero of ``C_b(t−1)`` for each row of ``ΔA``, and each spike of ``s_b`` accumulates a
+    column of ``A(t−1)`` and of ``ΔA``.
+    """
+    a, b = args[0].detach(), args[1].detach()
+    f = args[2] if len(args) > 2 else kwargs.get("f")
+    ca_prev, cb_prev = (t.reshape(shape) for t, shape in zip(before, (a.shape, b.shape)))
+    rows = a.shape[-2]
+    c.dense_macs += float(output.numel() * a.shape[-1])
+    c.elements += a.numel() + b.numel()
+    kind_b, unit_b, signed_b = _kind(b, known)
+    per_k_b = events(b, kind_b, unit_b, signed_b, (-1,))                 # [..., K]: spikes of row k of s_b
+    nz_cb = nonzero_counts(cb_prev, -1)                                  # [..., K]: nonzeros of row k of C_b
+    if f is not None and f is not identity:
+        c.input = "analog"
+        c.macs += (SOFTMAX_MACS + 1) * a.numel() + rows * float(nz_cb.sum())
+        c.dense_macs += SOFTMAX_MACS * a.numel()
+        n_a = float(events(a, *_kind(a, known)))
+        c.events += n_a + float(per_k_b.sum())
+        c.acs += n_a + float(per_k_b.sum()) * (1 + 2 * rows)
+        return
+    kind_a, unit_a, signed_a = _kind(a, known)
+    c.input = merge_kind(None if first else c.input, merge_kind(kind_a, kind_b))
+    if "analog" in (kind_a, kind_b):                                     # not spikes: the dense increment
+        c.macs += 3 * float(output.numel() * a.shape[-1])
+        return
+    per_k_a = events(a, kind_a, unit_a, signed_a, (-2,))                 # [..., K]: spikes of column k of s_a
+    nz_ca = nonzero_counts(ca_prev, -2)                                  # [..., K]: nonzeros of column k of C_a
+    spikes = float(per_k_a.sum() + per_k_b.sum())
+    c.events += spikes
+    c.acs += float((per_k_a * nz_cb).sum() + (nz_ca * per_k_b).sum() + (per_k_a * per_k_b).sum()) + spikes

@@ -31,15 +31,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from spikemask.checkpoint import save_checkpoint
-from spikemask.convert.conversion import check_input, convert, is_spiking
-from spikemask.convert.simulate import cumulative_mean, simulate
+from spikemask.convert.conversion import check_input, convert, is_spiking, saved_neuron
+from spikemask.convert.simulate import answer_by_step, simulate
 from spikemask.errors import SpikemaskError, check, check_limits, number_in
 from spikemask.io import load_torch, write_json
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.energy import ENERGY_MODELS, check_model
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.report.plots import plot_accuracy_vs_steps, plot_energy_by_layer
-from spikemask.snn.neurons import IFNeuron
+from spikemask.snn.neurons import NEURON_HELP, BaseNeuron, parse_neuron
 from spikemask.studies.common import EvalSettings, load_ann, test_loader
 from spikemask.train.trainer import evaluate_accuracy, pick_device
 
@@ -71,7 +71,8 @@ class CheckpointSettings:
 
 @dataclass(kw_only=True)
 class SimulationSettings(EvalSettings):
-    """:class:`~spikemask.studies.common.EvalSettings` with T = 32 by default and a cap on the batches.
+    """:class:`~spikemask.studies.common.EvalSettings` with T = 32 by default, a cap on the batches and
+    the conversion neuron.
 
     ``limit`` (the first N test images) applies too; the commands do not offer it (``--max-batches``).
     """
@@ -79,6 +80,9 @@ class SimulationSettings(EvalSettings):
     time_steps: int = field(default=32, metadata=EvalSettings.__dataclass_fields__["time_steps"].metadata)
     max_batches: int | None = field(default=None, metadata={
         "help": "evaluate only this many batches (quick checks)", "min": 1})
+    neuron: str | None = field(default=None, metadata={
+        "help": f"conversion neuron: {NEURON_HELP}; exact conversion needs --opt product=exact for MST "
+                "(default: the checkpoint's, else 'if')", "check": parse_neuron})
 
 
 @dataclass(kw_only=True)
@@ -87,6 +91,9 @@ class EvaluateConfig(SimulationSettings, CheckpointSettings):
 
     input: str | None = field(default=None, metadata={
         "help": "classify images from a .pt/.npy tensor [B, C, H, W] instead of a dataset"})
+    check_equivalence: bool = field(default=False, metadata={
+        "help": "exact conversion only: fail unless every settled image (no change at the last step) has the "
+                "quantized ANN's logits"})
 
 
 @dataclass(kw_only=True)
@@ -100,25 +107,32 @@ class EnergyConfig(SimulationSettings, CheckpointSettings):
 
 @dataclass(kw_only=True)
 class ConvertConfig(CheckpointSettings):
-    """:func:`convert_checkpoint`: a QCFS ANN checkpoint and the IF neurons' starting potential."""
+    """:func:`convert_checkpoint`: a QCFS ANN checkpoint, the neuron and its starting potential."""
 
     checkpoint: str = field(metadata={"help": "ANN checkpoint.pt from `spikemask train`"})
-    v_init: float = field(default=0.5, metadata={"help": "initial membrane potential as a fraction of θ",
-                                                 "check": number_in(0, 1)})
+    v_init: float = field(default=0.5, metadata={
+        "help": "initial membrane potential as a fraction of θ (of one spike λ/L for signed neurons)",
+        "check": number_in(0, 1)})
+    neuron: str = field(default="if", metadata={"help": f"conversion neuron: {NEURON_HELP}",
+                                                "check": parse_neuron})
 
 
 # ----------------------------------------------------------------------------- shared steps
 def simulate_split(model: nn.Module, loader: DataLoader, cfg: SimulationSettings,
-                   device: torch.device) -> dict[str, Any]:
-    """Convert ``model`` and run :func:`~spikemask.measure.evaluation.evaluate_snn` with the settings of ``cfg``.
+                   device: torch.device, neuron: str = "if") -> dict[str, Any]:
+    """Convert ``model`` with ``neuron`` and run :func:`~spikemask.measure.evaluation.evaluate_snn` with the
+    settings of ``cfg``, against ``model`` (the quantized ANN) for the equivalence report.
 
     A directly trained spiking model (Spikformer, SDMFormer) is simulated as it is.
-    Returns ``{"accuracy_by_step": {t: fraction}, "accuracy": at T, "energy": energy report, "images"}``.
+    Returns ``{"accuracy_by_step": {t: fraction}, "accuracy": at T, "energy": energy report, "images",
+    "neuron", "equivalence"}`` (no equivalence for a directly trained model).
     """
-    snn = model if is_spiking(model) else convert(model, hold_masks=cfg.hold_masks)
-    return evaluate_snn(snn, loader, cfg.time_steps, device, cfg.time_chunk, cfg.alpha, cfg.mask_seed,
-                        cfg.max_batches, progress=cfg.progress, spikes=cfg.spikes,
-                        energy_models=getattr(cfg, "energy_models", None))
+    spiking = is_spiking(model)
+    snn = model if spiking else convert(model, hold_masks=cfg.hold_masks, neuron=neuron)
+    result = evaluate_snn(snn, loader, cfg.time_steps, device, cfg.time_chunk, cfg.alpha, cfg.mask_seed,
+                          cfg.max_batches, progress=cfg.progress, spikes=cfg.spikes,
+                          energy_models=getattr(cfg, "energy_models", None), reference=None if spiking else model)
+    return {**result, "neuron": None if spiking else neuron}
 
 
 def load_input(path: str | Path) -> torch.Tensor:
@@ -170,9 +184,10 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
     model, ckpt = cfg.load()
     device = pick_device(cfg.device)
     loader = test_loader(model, cfg, cfg.limit)
+    neuron = saved_neuron(ckpt, cfg.neuron)
     ann_accuracy = None if ckpt.get("converted") else \
         evaluate_accuracy(model.to(device), loader, device, cfg.max_batches)
-    snn = simulate_split(model, loader, cfg, device)
+    snn = simulate_split(model, loader, cfg, device, neuron)
     return EvaluateResult(str(cfg.checkpoint), model.model_name, model.model_options, model.mask_setting,
                           ann_accuracy, snn)
 
@@ -193,13 +208,13 @@ def predict(cfg: EvaluateConfig) -> Prediction:
     """Classify the images of ``cfg.input`` (``[B, C, H, W]`` or ``[C, H, W]``) with the ANN and the SNN."""
     cfg.validate()
     check(cfg.input is not None, "predict needs an input file of images")
-    model, _ = cfg.load()
+    model, ckpt = cfg.load()
     x = load_input(cfg.input)
     check_input(model, x)
     with torch.no_grad():
         ann = model(x[None])[0].argmax(-1)                                          # the ANN: T = 1
-        snn = convert(model, hold_masks=cfg.hold_masks)
-        snn_logits = cumulative_mean(simulate(snn, x, cfg.time_steps, cfg.time_chunk))[-1]   # [B, K] after T
+        snn = convert(model, hold_masks=cfg.hold_masks, neuron=saved_neuron(ckpt, cfg.neuron))
+        snn_logits = answer_by_step(simulate(snn, x, cfg.time_steps, cfg.time_chunk), snn.readout)[-1]  # [B, K]
     return Prediction(ann.tolist(), snn_logits.argmax(-1).tolist(), cfg.time_steps)
 
 
@@ -229,24 +244,25 @@ class EnergyResult:
 def energy(cfg: EnergyConfig) -> EnergyResult:
     """Simulate the converted checkpoint on the test split and account its spikes and operations."""
     cfg.validate()
-    model, _ = cfg.load()
+    model, ckpt = cfg.load()
     loader = test_loader(model, cfg, cfg.limit)
     return EnergyResult(str(cfg.checkpoint), model.mask_setting,
-                        simulate_split(model, loader, cfg, pick_device(cfg.device)))
+                        simulate_split(model, loader, cfg, pick_device(cfg.device), saved_neuron(ckpt, cfg.neuron)))
 
 
 # ----------------------------------------------------------------------------- convert
 @dataclass
 class ConversionResult:
-    """The SNN of checkpoint ``source`` and its IF neurons ``{name: {"threshold": θ, "v_init": v0 / θ}}``."""
+    """The SNN of checkpoint ``source`` and its neurons ``{name: {"threshold": θ (λ for signed neurons),
+    "v_init": v0 / θ, ...}}``."""
 
     source: str
     snn: nn.Module
     neurons: dict[str, dict[str, float]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "model": self.snn.model_name, "if_neurons": len(self.neurons),
-                "neurons": self.neurons, "mask": self.snn.mask_setting}
+        return {"source": self.source, "model": self.snn.model_name, "neuron": self.snn.model_config.neuron,
+                "neuron_count": len(self.neurons), "neurons": self.neurons, "mask": self.snn.mask_setting}
 
     def save(self, out: str | Path) -> list[Path]:
         """Write the SNN checkpoint ``checkpoint.pt`` and ``conversion.json`` into ``out``."""
@@ -256,10 +272,12 @@ class ConversionResult:
 
 
 def convert_checkpoint(cfg: ConvertConfig) -> ConversionResult:
-    """Replace every QCFS activation of the checkpoint's model by an IF neuron with θ = λ, v0 = ``v_init``·θ."""
+    """Replace every QCFS activation of the checkpoint's model by a neuron of kind ``cfg.neuron``: an IF
+    neuron with θ = λ, v0 = ``v_init``·θ, or a signed one (spike λ/L, at most L spikes)."""
     cfg.validate()
     model, _ = cfg.load()
-    snn = convert(model, v_init=cfg.v_init)
-    neurons = {name: {"threshold": m.threshold.item(), "v_init": m.v_init}
-               for name, m in snn.named_modules() if isinstance(m, IFNeuron)}
+    snn = convert(model, v_init=cfg.v_init, neuron=cfg.neuron)
+    neurons = {name: {"threshold": m.threshold.item(), "v_init": m.v_init,
+                      **({"levels": m.levels, "max_spikes": m.max_spikes} if hasattr(m, "levels") else {})}
+               for name, m in snn.named_modules() if isinstance(m, BaseNeuron)}
     return ConversionResult(str(cfg.checkpoint), snn, neurons)
