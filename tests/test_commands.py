@@ -124,7 +124,7 @@ def test_evaluate_exact_reports_equivalence_and_passes_its_check(checkpoints, tm
     assert m["neuron"] == "burst:4" and eq["readout"] == "sum" and m["energy"]["verdict"] == "spiking"
     assert eq["same_logits"]["reached"] == 4 and eq["same_logits"]["max"] == 1     # L = 4, 4 spikes per step
     assert eq["settled"] == 4 and eq["mismatched_settled"] == 0
-    assert "equivalence check passed: all 4 settled images" in capsys.readouterr().out
+    assert "equivalence check passed (float64): all 4 settled images" in capsys.readouterr().out
 
 
 def test_a_checkpoint_converted_with_one_neuron_is_not_evaluated_as_another(checkpoints, tmp_path, capsys):

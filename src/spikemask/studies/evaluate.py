@@ -92,8 +92,8 @@ class EvaluateConfig(SimulationSettings, CheckpointSettings):
     input: str | None = field(default=None, metadata={
         "help": "classify images from a .pt/.npy tensor [B, C, H, W] instead of a dataset"})
     check_equivalence: bool = field(default=False, metadata={
-        "help": "exact conversion only: fail unless every settled image (no change at the last step) has the "
-                "quantized ANN's logits"})
+        "help": "exact conversion only: simulate in float64 and fail unless every settled image (no change at "
+                "the last step) has the quantized ANN's logits"})
 
 
 @dataclass(kw_only=True)
@@ -176,7 +176,8 @@ class EvaluateResult:
 
 
 def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
-    """The ANN's accuracy and the converted SNN's accuracy and energy on the same test images.
+    """The ANN's accuracy and the converted SNN's accuracy, energy and equivalence to the ANN on the same
+    test images (``check_equivalence``: the SNN in float64).
 
     A checkpoint written by ``spikemask convert`` is already spiking and has no ANN accuracy.
     """
@@ -187,6 +188,9 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
     neuron = saved_neuron(ckpt, cfg.neuron)
     ann_accuracy = None if ckpt.get("converted") else \
         evaluate_accuracy(model.to(device), loader, device, cfg.max_batches)
+    if cfg.check_equivalence:               # float64: no QCFS level boundary within rounding (evaluation.py)
+        check(neuron != "if", "--check-equivalence needs an exactly converted SNN: pass --neuron signed (or burst:k)")
+        model = model.double()
     snn = simulate_split(model, loader, cfg, device, neuron)
     return EvaluateResult(str(cfg.checkpoint), model.model_name, model.model_options, model.mask_setting,
                           ann_accuracy, snn)

@@ -1,0 +1,85 @@
+"""Speed of exact conversion: converted evaluation at T steps against the dense bound T × (one ANN pass).
+
+For each model (the demo's VGG-16 at quarter width, L = 4, and ``mst_swin_micro`` with L = 8 and
+``product='exact'`` for the signed neurons; 28-px MNIST-shaped input, random weights unless a
+checkpoint is given) and each neuron (``if``: MST's IF neurons with ``product='step'``; ``signed``;
+``burst:k``), times ``simulate`` over the same batches and one ANN forward pass of them, alternating
+``--repeat`` times (the machine is noisy: the ratio of medians within one run is the number).
+``ratio`` = SNN time / (T × ANN time). Prints a table and writes ``benchmarks/results/exact_speed.json``.
+
+    python benchmarks/exact_speed.py [-T 32] [--batch 100] [--batches 2] [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import spikemask
+from spikemask.checkpoint import build_model, load_checkpoint
+from spikemask.convert.conversion import convert
+from spikemask.convert.simulate import simulate
+from spikemask.io import write_json
+
+OPTIONS = {"vgg16": dict(width=0.25, levels=4), "mst_swin_micro": dict(levels=8, softmax="none")}
+
+
+def build_ann(name: str, product: str, checkpoint: str | None) -> torch.nn.Module:
+    """The ANN of ``name`` with the attention product ``product`` (MST only), from ``checkpoint`` if given."""
+    extra = {"product": product} if name.startswith("mst") else {}
+    if checkpoint:
+        return build_model(load_checkpoint(checkpoint), extra).eval()
+    return spikemask.create_model(name, in_channels=1, img_size=28, **OPTIONS[name], **extra).eval()
+
+
+@torch.no_grad()
+def timed(fn, batches: list[torch.Tensor]) -> float:
+    start = time.perf_counter()
+    for x in batches:
+        fn(x)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-T", "--time-steps", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--neurons", nargs="+", default=["if", "signed", "burst:4"])
+    parser.add_argument("--vgg-checkpoint", help="a trained VGG-16 checkpoint (e.g. the demo's ratio_0)")
+    parser.add_argument("--mst-checkpoint", help="a trained mst_swin_micro checkpoint")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "exact_speed.json"))
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    batches = [torch.rand(args.batch, 1, 28, 28) for _ in range(args.batches)]
+    steps = args.time_steps
+    rows = []
+    for name, checkpoint in (("vgg16", args.vgg_checkpoint), ("mst_swin_micro", args.mst_checkpoint)):
+        for neuron in args.neurons:
+            ann = build_ann(name, "step" if neuron == "if" else "exact", checkpoint)
+            snn = convert(ann, neuron=neuron)
+            ann_pass = lambda x: ann(x[None])                     # noqa: E731  (T = 1)
+            snn_run = lambda x: simulate(snn, x, steps)          # noqa: E731
+            timed(snn_run, batches[:1])                          # warm-up
+            ann_s, snn_s = [], []
+            for _ in range(args.repeat):
+                ann_s.append(timed(ann_pass, batches))
+                snn_s.append(timed(snn_run, batches))
+            row = {"model": name, "neuron": neuron, "ann_s": statistics.median(ann_s),
+                   "snn_s": statistics.median(snn_s)}
+            row["ratio"] = row["snn_s"] / (steps * row["ann_s"])
+            rows.append(row)
+            print(f"{name:15s} {neuron:8s} ANN {row['ann_s']:7.3f} s   SNN T={steps} {row['snn_s']:7.3f} s   "
+                  f"SNN / (T × ANN) = {row['ratio']:.2f}", flush=True)
+    record = {"time_steps": steps, "images": args.batch * args.batches, "repeat": args.repeat,
+              "threads": torch.get_num_threads(), "machine": platform.platform(), "rows": rows}
+    print(f"wrote {write_json(args.out, record)}")
+
+
+if __name__ == "__main__":
+    main()
