@@ -14,8 +14,9 @@ folded ``[T·B, ...]`` batch and each neuron unfolds it and scans over T
 **Exact conversion** (``neuron='signed'`` or ``'burst:k'``; SpikeZIP-TF's ST-BIF⁺, our
 implementation): every QCFS becomes a :class:`~spikemask.snn.neurons.SignedIFNeuron` with spike
 value λ/L and at most L spikes, the network switches to accumulate coding
-(:mod:`spikemask.snn.coding`: the input as increments, every bias at the first step, the answer the
-sum of the step outputs) and every attention product must be ``product='exact'``. Once no neuron
+(:mod:`spikemask.snn.coding`: the input as increments, every bias at the first step, steps without
+events skipped, the answer the sum of the step outputs) and every attention product must be
+``product='exact'``. Once no neuron
 changes its count any more, the accumulated output equals the quantized ANN's exactly. Masks are held
 for the whole run (one draw per input, so the SNN equals the QANN with that mask). Non-linear
 maps of analog values (max pooling, LayerNorm) have no exact increment form and are refused.
@@ -81,7 +82,7 @@ def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False, neuro
         count = _replace(snn, QCFS, lambda q: SignedIFNeuron(q.threshold.detach().clone(), q.levels, per_step,
                                                              v_init))
         for m in snn.modules():
-            if isinstance(m, AFFINE) and _has_constant(m):
+            if isinstance(m, AFFINE):
                 onset_only(m)
         snn.input_coding = DeltaEncoder()
         snn.readout = "sum"
@@ -92,12 +93,6 @@ def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False, neuro
     if getattr(snn, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
         snn.model_config = replace(snn.model_config, converted=True, neuron=neuron)
     return snn
-
-
-def _has_constant(module: nn.Module) -> bool:
-    """An affine module with a constant part: a bias, a BatchNorm (its shift), or an AddConstant."""
-    return isinstance(module, (AddConstant, nn.BatchNorm1d, nn.BatchNorm2d)) \
-        or getattr(module, "bias", None) is not None
 
 
 def is_spiking(model: nn.Module) -> bool:

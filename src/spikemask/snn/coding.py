@@ -10,8 +10,9 @@ their QCFS level; the answer after t steps is the *sum* of the t outputs (:data:
 
 - :class:`DeltaEncoder` turns the model input ``[T, B, ...]`` into increments ``x[t] − x[t−1]``: a
   static image shown at every step becomes the image at step 1 and zeros after.
-- :func:`onset_only` makes an affine module add its constant part only at the first step
-  (:class:`OnsetBias`).
+- :func:`onset_only` makes an affine module add its constant part only at the first step and skip
+  the samples whose increment is zero (:class:`OnsetBias`): a sample without events costs nothing,
+  so a settled network stops computing.
 
 Both are :class:`~spikemask.snn.base.StatefulModule` s (they count the steps done), so chunked and
 single-step runs match a run of all T steps at once.
@@ -48,21 +49,30 @@ class OnsetBias(StatefulModule):
     """Mixin for an affine module ``f(x) = Wx + c``: its constant ``c`` enters at the first step only.
 
     Every step after the first gets ``f(x) − f(0)``; ``f(0)`` is computed once per input shape from a
-    zero step (so convolution borders, BatchNorm shifts and any extra arguments are exact). Built by
-    :func:`onset_only`; the module keeps its class's parameters, names and ``isinstance``.
+    zero step (so convolution borders, BatchNorm shifts and any extra arguments are exact). The steps
+    after the last one with any nonzero increment are not computed (their output is 0).
+    Built by :func:`onset_only`; the module keeps its class's parameters, names and ``isinstance``.
     """
 
     def forward(self, x: torch.Tensor, *args: Any) -> torch.Tensor:
-        y = super().forward(x, *args)
-        y_t, restore = time_major_view(y, self.step_mode)
-        if self.offset is None or self.offset.shape != y_t.shape[1:]:
-            x_t, _ = time_major_view(x, self.step_mode)
+        x_t, restore = time_major_view(x, self.step_mode)
+        if self.offset is None or self.offset.shape[0] != x_t.shape[1]:
             self.offset = super().forward(torch.zeros_like(x_t[0]), *args)       # f(0) of one step [B, ...]
-        repeat = torch.ones(y_t.shape[0], *[1] * (y_t.dim() - 1), device=y.device, dtype=y.dtype)
-        if self.steps == 0:
-            repeat[0] = 0
-        self.steps += y_t.shape[0]
-        return restore(y_t - repeat * self.offset)
+        first = self.steps == 0
+        active = last_active_step(x_t) + 1 if not first else max(1, last_active_step(x_t) + 1)
+        self.steps += x_t.shape[0]
+        out = x_t.new_empty(x_t.shape[0], *self.offset.shape)
+        rows = super().forward(x_t[:active].flatten(0, 1), *args).view(active, *self.offset.shape)
+        out[:active] = rows
+        out[int(first):active] -= self.offset                                    # f(x) − f(0), but f(x) at step 1
+        out[active:] = 0
+        return restore(out)
+
+
+def last_active_step(x: torch.Tensor) -> int:
+    """Index of the last step of ``x`` ``[T, B, ...]`` with any nonzero value (−1: none)."""
+    active = x.reshape(x.shape[0], -1).any(1).nonzero()
+    return int(active[-1]) if active.numel() else -1
 
 
 _ONSET_CLASSES: dict[type, type] = {}

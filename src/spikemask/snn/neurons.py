@@ -21,6 +21,7 @@ import torch
 
 from spikemask.errors import SpikemaskError
 from spikemask.snn.base import StatefulModule
+from spikemask.snn.coding import last_active_step
 from spikemask.snn.functional import time_major_view
 from spikemask.snn.surrogate import DEFAULT_ALPHA, spike_fn
 
@@ -90,15 +91,21 @@ def signed_if_scan(x: torch.Tensor, v: torch.Tensor, count: torch.Tensor, step: 
         max_spikes: spikes per step (1: ``'signed'``; k: ``'burst:k'``).
     Returns:
         ``(spikes, v, count)``: signed spike counts ``[T, B, ...]`` in ``{−k, ..., k}``, the final
-        membrane potential and count.
+        membrane potential and count. Once the input has stopped and a step fires nothing, every later
+        step is silent too (its state no longer changes), so the scan stops there.
     """
     out = torch.empty_like(x)
+    last_input = last_active_step(x)                                   # no input after this step
     for t in range(x.shape[0]):
-        v = v + x[t]
+        if t <= last_input:
+            v = v + x[t]
         up = torch.clamp(torch.floor(v / step), min=0)
         down = torch.clamp(torch.ceil(-v / step), min=0)                # spikes that bring v back to ≥ 0
         n = torch.minimum(up, levels - count) - torch.minimum(down, count)
         n = torch.clamp(n, -max_spikes, max_spikes)
+        if t >= last_input and not bool(n.any()):
+            out[t:] = 0
+            break                                                      # settled, no more input: silent from here
         v = v - n * step
         count = count + n
         out[t] = n
@@ -244,7 +251,7 @@ class SignedIFNeuron(BaseNeuron):
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         step = self.step.to(x.dtype)
         spikes, v, count = signed_if_scan(x, v, count, step, self.levels, self.max_spikes)
-        return spikes * step, (v, count)
+        return spikes.mul_(step), (v, count)
 
     def extra_repr(self) -> str:
         return (f"threshold={self.threshold.item():.4g}, levels={self.levels}, max_spikes={self.max_spikes}, "

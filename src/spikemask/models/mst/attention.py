@@ -37,6 +37,7 @@ from torch import nn
 from spikemask.errors import SpikemaskError
 from spikemask.models.layers import AddConstant, MatMul, identity, qcfs_site
 from spikemask.snn.base import StatefulModule
+from spikemask.snn.coding import last_active_step
 from spikemask.snn.functional import time_major_view
 
 PRODUCTS = ("step", "rate", "exact")
@@ -95,28 +96,33 @@ class SpikeProduct(StatefulModule):
                       ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``'exact'``: the running sums ``C_a(t−1)``, ``C_b(t−1)`` ``[T, B, ...]`` before each step of
         the chunk ``a``, ``b`` ``[T, B, ...]`` (None, None before the first chunk of a run)."""
-        if self.state is None or self.state[0].shape != a.shape[1:] or self.state[1].shape != b.shape[1:]:
-            zeros_a, zeros_b = torch.zeros_like(a[:1]), torch.zeros_like(b[:1])
-        else:
-            zeros_a, zeros_b = self.state[0][None], self.state[1][None]
-        return (torch.cat([zeros_a, a[:-1]]).cumsum(0), torch.cat([zeros_b, b[:-1]]).cumsum(0))
+        fresh = self.state is None or self.state[0].shape != a.shape[1:] or self.state[1].shape != b.shape[1:]
+        ca, cb = a.cumsum(0).sub_(a), b.cumsum(0).sub_(b)                # Σ of the steps before each step
+        return (ca, cb) if fresh else (ca.add_(self.state[0]), cb.add_(self.state[1]))
 
     def _exact_scan(self, a: torch.Tensor, b: torch.Tensor,
                     f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """``[T, B, ...]`` increments → ``[T, B, ...]`` increments of ``f(C_a)·C_b``, continuing from the state."""
+        """``[T, B, ...]`` increments → ``[T, B, ...]`` increments of ``f(C_a)·C_b``, continuing from the state.
+
+        The steps after the last one with a spike in ``a`` or ``b`` output 0 and are not computed."""
+        steps = max(last_active_step(a), last_active_step(b)) + 1
+        out = a.new_zeros(a.shape[0], *a.shape[1:-1], b.shape[-1])
+        if steps == 0:
+            return out
+        a, b = a[:steps], b[:steps]
         ca_prev, cb_prev = self.counts_before(a, b)
-        ca, cb = ca_prev[-1] + a[-1], cb_prev[-1] + b[-1]
+        last = self.state[2] if self.state is not None else None
         if f is identity:
-            a_prev, d_a = ca_prev, a
-            last = None
+            d_a, a_now = a, ca_prev + a
         else:                                                     # A(t) = f(C_a(t)), analog; A(0) = 0
             a_now = f(ca_prev + a)
-            first = self.state[2] if self.state is not None and self.state[2] is not None \
-                and self.state[2].shape == a_now.shape[1:] else torch.zeros_like(a_now[0])
-            a_prev = torch.cat([first[None], a_now[:-1]])
-            d_a, last = a_now - a_prev, a_now[-1]
-        self.state = (ca, cb, last)
-        return d_a @ cb_prev + a_prev @ b + d_a @ b
+            first = last if last is not None and last.shape == a_now.shape[1:] else torch.zeros_like(a_now[0])
+            d_a, last = a_now - torch.cat([first[None], a_now[:-1]]), a_now[-1]
+        self.state = (ca_prev[-1] + a[-1], cb_prev[-1] + b[-1], last)
+        # ΔA·C_b(t−1) + A(t−1)·s_b + ΔA·s_b, with the two terms of s_b computed as one: A(t)·s_b
+        out[:steps] = d_a @ cb_prev
+        out[:steps] += a_now @ b
+        return out
 
     def _rate_scan(self, a: torch.Tensor, b: torch.Tensor,
                    f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
