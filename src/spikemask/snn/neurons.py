@@ -99,10 +99,13 @@ def signed_if_scan(x: torch.Tensor, v: torch.Tensor, count: torch.Tensor, step: 
     for t in range(x.shape[0]):
         if t <= last_input:
             v = v + x[t]
-        up = torch.clamp(torch.floor(v / step), min=0)
-        down = torch.clamp(torch.ceil(-v / step), min=0)                # spikes that bring v back to ≥ 0
-        n = torch.minimum(up, levels - count) - torch.minimum(down, count)
-        n = torch.clamp(n, -max_spikes, max_spikes)
+        if max_spikes == 1:                                            # one spike: two comparisons suffice
+            n = ((v >= step) & (count < levels)).to(x.dtype) - ((v < 0) & (count > 0)).to(x.dtype)
+        else:
+            up = torch.clamp(torch.floor(v / step), min=0)
+            down = torch.clamp(torch.ceil(-v / step), min=0)            # spikes that bring v back to ≥ 0
+            n = torch.minimum(up, levels - count) - torch.minimum(down, count)
+            n = torch.clamp(n, -max_spikes, max_spikes)
         if t >= last_input and not bool(n.any()):
             out[t:] = 0
             break                                                      # settled, no more input: silent from here
