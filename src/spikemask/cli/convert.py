@@ -18,9 +18,10 @@ def run(args: argparse.Namespace) -> int:
     result = convert_checkpoint(cfg)
     result.save(args.out)
     thresholds = [n["threshold"] for n in result.neurons.values()]
-    kind = "IF neurons (θ" if cfg.neuron == "if" else f"{cfg.neuron} neurons (spike λ/L, λ"
+    kind, unit = ("IF neurons (θ", "θ") if cfg.neuron == "if" else (f"{cfg.neuron} neurons (spike λ/L, λ", "λ/L")
     print(f"converted {len(result.neurons)} QCFS activations to {kind} from {min(thresholds):.3g} to "
-          f"{max(thresholds):.3g}, v0 = {cfg.v_init}·θ); wrote {Path(args.out)}/checkpoint.pt and conversion.json")
+          f"{max(thresholds):.3g}, v0 = {cfg.v_init}·{unit}); wrote {Path(args.out)}/checkpoint.pt and "
+          "conversion.json")
     return 0
 
 
