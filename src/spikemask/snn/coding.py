@@ -6,13 +6,14 @@ tensor between layers is an *increment*: its sum over steps 1..t is the value th
 computes at that point, for the input seen up to t. Linear layers map increments to increments if
 their constant part (bias, BatchNorm shift, relative position bias, shift mask) enters once, at the
 first step; signed neurons (:class:`~spikemask.snn.neurons.SignedIFNeuron`) emit the increments of
-their QCFS level; the answer after t steps is the *sum* of the t outputs (:data:`READOUTS`).
+their QCFS level; the answer after t steps is the *sum* of the t outputs (the model's ``readout``
+is ``'sum'``; :func:`~spikemask.convert.simulate.answer_by_step`).
 
 - :class:`DeltaEncoder` turns the model input ``[T, B, ...]`` into increments ``x[t] − x[t−1]``: a
   static image shown at every step becomes the image at step 1 and zeros after.
 - :func:`onset_only` makes an affine module add its constant part only at the first step and skip
-  the samples whose increment is zero (:class:`OnsetBias`): a sample without events costs nothing,
-  so a settled network stops computing.
+  the steps after the last one with any event (:class:`OnsetBias`), so a settled network stops
+  computing.
 
 Both are :class:`~spikemask.snn.base.StatefulModule` s (they count the steps done), so chunked and
 single-step runs match a run of all T steps at once.
@@ -26,8 +27,6 @@ from torch import nn
 
 from spikemask.snn.base import StatefulModule
 from spikemask.snn.functional import time_major_view
-
-READOUTS = {"mean": "rate coding: the mean of the step outputs", "sum": "accumulate coding: their sum"}
 
 
 class DeltaEncoder(StatefulModule):

@@ -92,10 +92,9 @@ class SpikeProduct(StatefulModule):
         scan = self._rate_scan if self.mode == "rate" else self._exact_scan
         return restore(scan(a_t, b_t, f))
 
-    def counts_before(self, a: torch.Tensor, b: torch.Tensor
-                      ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def counts_before(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``'exact'``: the running sums ``C_a(t−1)``, ``C_b(t−1)`` ``[T, B, ...]`` before each step of
-        the chunk ``a``, ``b`` ``[T, B, ...]`` (None, None before the first chunk of a run)."""
+        the chunk ``a``, ``b`` ``[T, B, ...]`` (from zero at the first chunk of a run)."""
         fresh = self.state is None or self.state[0].shape != a.shape[1:] or self.state[1].shape != b.shape[1:]
         ca, cb = a.cumsum(0).sub_(a), b.cumsum(0).sub_(b)                # Σ of the steps before each step
         return (ca, cb) if fresh else (ca.add_(self.state[0]), cb.add_(self.state[1]))
