@@ -11,19 +11,16 @@ checkpoint is given) and each neuron (``if``: MST's IF neurons with ``product='s
 """
 from __future__ import annotations
 
-import argparse
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from common import image_batches, timing_parser, write_record
 
 import spikemask
 from spikemask.checkpoint import build_model, load_checkpoint
 from spikemask.convert.conversion import convert
 from spikemask.convert.simulate import simulate
-from spikemask.io import write_json
 
 OPTIONS = {"vgg16": dict(width=0.25, levels=4), "mst_swin_micro": dict(levels=8, softmax="none")}
 
@@ -45,18 +42,12 @@ def timed(fn, batches: list[torch.Tensor]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-T", "--time-steps", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--batches", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = timing_parser(__doc__, "exact_speed.json")
     parser.add_argument("--neurons", nargs="+", default=["if", "signed", "burst:4"])
     parser.add_argument("--vgg-checkpoint", help="a trained VGG-16 checkpoint (e.g. the demo's ratio_0)")
     parser.add_argument("--mst-checkpoint", help="a trained mst_swin_micro checkpoint")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "exact_speed.json"))
     args = parser.parse_args()
-    torch.manual_seed(0)
-    batches = [torch.rand(args.batch, 1, 28, 28) for _ in range(args.batches)]
+    batches = image_batches(args)
     steps = args.time_steps
     rows = []
     for name, checkpoint in (("vgg16", args.vgg_checkpoint), ("mst_swin_micro", args.mst_checkpoint)):
@@ -76,9 +67,7 @@ def main() -> None:
             rows.append(row)
             print(f"{name:15s} {neuron:8s} ANN {row['ann_s']:7.3f} s   SNN T={steps} {row['snn_s']:7.3f} s   "
                   f"SNN / (T × ANN) = {row['ratio']:.2f}", flush=True)
-    record = {"time_steps": steps, "images": args.batch * args.batches, "repeat": args.repeat,
-              "threads": torch.get_num_threads(), "machine": platform.platform(), "rows": rows}
-    print(f"wrote {write_json(args.out, record)}")
+    write_record(args, rows)
 
 
 if __name__ == "__main__":

@@ -10,18 +10,15 @@ the number). Prints a table and writes ``benchmarks/results/recorder_overhead.js
 """
 from __future__ import annotations
 
-import argparse
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from common import image_batches, timing_parser, write_record
 
 import spikemask
 from spikemask.convert.conversion import convert, load_model
 from spikemask.convert.simulate import simulate
-from spikemask.io import write_json
 from spikemask.measure import Recorder, energy_report
 
 
@@ -48,17 +45,11 @@ def timed(model: torch.nn.Module, batches: list[torch.Tensor], steps: int, recor
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-T", "--time-steps", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--batches", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = timing_parser(__doc__, "recorder_overhead.json")
     parser.add_argument("--models", nargs="+", default=["vgg16", "mst_swin_micro", "spikformer_2_64"])
     parser.add_argument("--vgg-checkpoint", help="a trained VGG-16 checkpoint (e.g. the demo's ratio_0)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "recorder_overhead.json"))
     args = parser.parse_args()
-    torch.manual_seed(0)
-    batches = [torch.rand(args.batch, 1, 28, 28) for _ in range(args.batches)]
+    batches = image_batches(args)
     rows = []
     for name in args.models:
         model = build(name, args.vgg_checkpoint)
@@ -72,9 +63,7 @@ def main() -> None:
         rows.append(row)
         print(f"{name:18s} bare {row['bare_s']:7.3f} s   recorded {row['recorded_s']:7.3f} s   "
               f"overhead {100 * row['overhead']:+6.1f} %", flush=True)
-    record = {"time_steps": args.time_steps, "images": args.batch * args.batches, "repeat": args.repeat,
-              "threads": torch.get_num_threads(), "machine": platform.platform(), "rows": rows}
-    print(f"wrote {write_json(args.out, record)}")
+    write_record(args, rows)
 
 
 if __name__ == "__main__":
