@@ -151,3 +151,11 @@ def test_check_equivalence_refuses_a_rate_coded_snn(checkpoints, tmp_path, capsy
     code = main(["evaluate", "--checkpoint", checkpoints["vgg"], "-T", "2", "--check-equivalence", *QUICK,
                  "--no-progress", "--out", str(tmp_path / "e")])
     assert code == 2 and "needs an exactly converted SNN" in capsys.readouterr().err
+
+
+def test_neuron_options_are_refused_for_a_directly_trained_snn(checkpoints, tmp_path, capsys):
+    for extra in (["--neuron", "signed"], ["--neuron", "signed", "--check-equivalence"]):
+        code = main(["evaluate", "--checkpoint", checkpoints["spikformer"], "-T", "2", *extra, *QUICK,
+                     "--no-progress", "--out", str(tmp_path / "e")])
+        err = capsys.readouterr().err
+        assert code == 2 and "directly trained SNN" in err and len(err.strip().splitlines()) == 1

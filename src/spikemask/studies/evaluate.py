@@ -128,6 +128,9 @@ def simulate_split(model: nn.Module, loader: DataLoader, cfg: SimulationSettings
     "neuron", "equivalence"}`` (no equivalence for a directly trained model).
     """
     spiking = is_spiking(model)
+    check(not spiking or neuron == "if", f"{model.model_name or type(model).__name__} is a directly trained SNN: "
+                                         f"it is not converted, so neuron={neuron!r} does not apply; drop --neuron "
+                                         "(and --check-equivalence)")
     snn = model if spiking else convert(model, hold_masks=cfg.hold_masks, neuron=neuron)
     result = evaluate_snn(snn, loader, cfg.time_steps, device, cfg.time_chunk, cfg.alpha, cfg.mask_seed,
                           cfg.max_batches, progress=cfg.progress, spikes=cfg.spikes,
