@@ -77,6 +77,7 @@ PRODUCT_OPS = ("matmul", "rate-product", "exact-product")
 SOFTMAX_MACS = 3      # exp, sum, divide per score
 LAYERNORM_MACS = 3    # mean, variance, normalise + affine per element
 INTEGER_TOLERANCE = 1e-3
+ZERO_FRACTION = 1e-6  # magnitudes below this fraction of a tensor's largest are zeros (rounding residues)
 
 
 # ----------------------------------------------------------------------------- result type
@@ -189,7 +190,7 @@ class Measurement:
 def classify(x: torch.Tensor) -> tuple[str, float]:
     """``(kind, unit)`` of a tensor (module docstring): ``spikes``, ``multi`` or ``analog``; ``unit`` is
     the magnitude of one event (1 for analog). An all-zero tensor is ``spikes`` with no events.
-    Magnitudes below ``1e-6`` of the largest are zeros (rounding left by a subtracted constant input)."""
+    Magnitudes below :data:`ZERO_FRACTION` of the largest are zeros (rounding left by a subtracted constant input)."""
     kind, unit, _ = _classify(x)
     return kind, unit
 
@@ -208,7 +209,7 @@ def _classify(x: torch.Tensor) -> tuple[str, float, bool]:
     if int(torch.count_nonzero(x)) == int(torch.count_nonzero(at_top)):
         return "spikes", top, signed
     mag = x.abs()
-    nonzero = mag > top * 1e-6
+    nonzero = mag > top * ZERO_FRACTION
     unit = float(torch.where(nonzero, mag, torch.inf).amin())
     if top <= unit * (1 + INTEGER_TOLERANCE):
         return "spikes", unit, signed
@@ -236,11 +237,11 @@ def _kind(x: torch.Tensor, known: Callable[[torch.Tensor], tuple | None]) -> tup
 
 
 def nonzero_counts(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """Nonzero entries of a running spike count along ``dim`` (magnitudes below ``1e-6`` of the largest
-    are the rounding of cancelled spikes)."""
+    """Nonzero entries of a running spike count along ``dim`` (magnitudes below :data:`ZERO_FRACTION` of
+    the largest are the rounding of cancelled spikes)."""
     mag = x.detach().abs()
     top = float(mag.amax()) if mag.numel() else 0.0
-    return (mag > top * 1e-6).sum(dim) if top > 0 else torch.zeros_like(mag.sum(dim))
+    return (mag > top * ZERO_FRACTION).sum(dim) if top > 0 else torch.zeros_like(mag.sum(dim))
 
 
 def events(x: torch.Tensor, kind: str, unit: float, signed: bool = True,
