@@ -20,99 +20,10 @@ from __future__ import annotations
 import torch
 
 from spikemask.errors import SpikemaskError
+from spikemask.snn import kernels
 from spikemask.snn.base import StatefulModule
-from spikemask.snn.coding import last_active_step
 from spikemask.snn.functional import time_major_view
 from spikemask.snn.surrogate import DEFAULT_ALPHA, spike_fn
-
-
-# ----------------------------------------------------------------------------- functional core
-def if_scan(x: torch.Tensor, v: torch.Tensor, threshold: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integrate-and-fire with reset by subtraction.
-
-    Args:
-        x: input current ``[T, B, ...]``.
-        v: membrane potential before the first step, broadcastable to ``[B, ...]``.
-        threshold: firing threshold θ (scalar or broadcastable tensor).
-    Returns:
-        ``(spikes, v)``: spikes ``[T, B, ...]`` in {0, 1} and the final membrane potential.
-    """
-    out = torch.empty_like(x)
-    for t in range(x.shape[0]):
-        v = v + x[t]
-        s = (v >= threshold).to(x.dtype)
-        v = v - s * threshold
-        out[t] = s
-    return out, v
-
-
-def lif_scan(x: torch.Tensor, v: torch.Tensor, tau: float, threshold: torch.Tensor | float, v_reset: float | None,
-             surrogate: str, alpha: float, detach_reset: bool, decay_input: bool = True
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Leaky integrate-and-fire with a surrogate gradient.
-
-    Charge: ``v += (x - (v - v_reset)) / tau`` if ``decay_input`` else ``v = v - (v - v_reset)/tau + x``
-    (``v_reset`` is 0 for soft reset). Fire: ``s = H(v - threshold)``. Reset: ``v = v_reset`` where
-    ``s = 1`` (hard, ``v_reset`` given) or ``v -= threshold·s`` (soft, ``v_reset=None``).
-
-    Args:
-        x: input ``[T, B, ...]``; v: initial membrane potential, broadcastable to ``[B, ...]``.
-    Returns:
-        ``(spikes [T, B, ...], final v)``.
-    """
-    fire = spike_fn(surrogate)
-    rest = 0.0 if v_reset is None else v_reset
-    spikes = []
-    for t in range(x.shape[0]):
-        if decay_input:
-            v = v + (x[t] - (v - rest)) / tau
-        else:
-            v = v - (v - rest) / tau + x[t]
-        s = fire(v - threshold, alpha)
-        s_r = s.detach() if detach_reset else s
-        v = v * (1 - s_r) + rest * s_r if v_reset is not None else v - s_r * threshold
-        spikes.append(s)
-    return torch.stack(spikes), v
-
-
-def signed_if_scan(x: torch.Tensor, v: torch.Tensor, count: torch.Tensor, step: torch.Tensor | float,
-                   levels: int, max_spikes: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Signed, bounded integrate-and-fire (ST-BIF⁺) with reset by subtraction.
-
-    At each step ``v += x``; then up to ``max_spikes`` spikes of one sign: ``+1`` each while
-    ``v ≥ step`` and ``count < levels``, ``−1`` each while ``v < 0`` and ``count > 0``; every spike
-    moves ``v`` by ``∓step`` and ``count`` by ``±1``. With ``v`` starting at ``step/2`` and a total
-    input Z, the neuron settles at ``count = clip(floor(Z/step + 1/2), 0, levels)``: the QCFS level.
-
-    Args:
-        x: input current ``[T, B, ...]``; v, count: membrane potential and spike count before the
-            first step, broadcastable to ``[B, ...]``.
-        step: the value of one spike (λ/L for a converted QCFS site); levels: the most spikes held (L).
-        max_spikes: spikes per step (1: ``'signed'``; k: ``'burst:k'``).
-    Returns:
-        ``(spikes, v, count)``: signed spike counts ``[T, B, ...]`` in ``{−k, ..., k}``, the final
-        membrane potential and count. Once the input has stopped and a step fires nothing, every later
-        step is silent too (its state no longer changes), so the scan stops there.
-    """
-    out = torch.empty_like(x)
-    last_input = last_active_step(x)                                   # no input after this step
-    for t in range(x.shape[0]):
-        if t <= last_input:
-            v = v + x[t]
-        if max_spikes == 1:                                            # one spike: two comparisons suffice
-            n = ((v >= step) & (count < levels)).to(x.dtype) - ((v < 0) & (count > 0)).to(x.dtype)
-        else:
-            up = torch.clamp(torch.floor(v / step), min=0)
-            down = torch.clamp(torch.ceil(-v / step), min=0)            # spikes that bring v back to ≥ 0
-            n = torch.minimum(up, levels - count) - torch.minimum(down, count)
-            n = torch.clamp(n, -max_spikes, max_spikes)
-        if t >= last_input and not bool(n.any()):
-            out[t:] = 0
-            break                                                      # settled, no more input: silent from here
-        v = v - n * step
-        count = count + n
-        out[t] = n
-    return out, v, count
 
 
 # ----------------------------------------------------------------------------- modules
@@ -121,12 +32,15 @@ class BaseNeuron(StatefulModule):
 
     Input ``[T, B, ...]`` (multi-step), the folded ``[T·B, ...]`` batch inside
     :func:`~spikemask.snn.functional.folded_time`, or ``[B, ...]`` (``step_mode='s'``); output alike.
+    The scan runs on ``backend`` (:data:`spikemask.snn.kernels.BACKENDS`; ``'auto'`` picks the fused
+    kernel for the input's device), every backend giving the reference loop's spikes.
     """
 
     state_names: tuple[str, ...] = ("v",)
 
-    def __init__(self, threshold: float | torch.Tensor, step_mode: str = "m") -> None:
+    def __init__(self, threshold: float | torch.Tensor, step_mode: str = "m", backend: str = "auto") -> None:
         super().__init__(step_mode)
+        self.backend = kernels.check_backend(backend)
         theta = torch.as_tensor(threshold).detach().clone()
         self.register_buffer("threshold", theta if theta.is_floating_point() else theta.float())
         for name in self.state_names:
@@ -140,6 +54,12 @@ class BaseNeuron(StatefulModule):
     def scan(self, x: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """``[T, B, ...]`` input and the state before it → ``(outputs [T, B, ...], final state)``."""
         raise NotImplementedError
+
+    def scalar_threshold(self, value: torch.Tensor, dtype: torch.dtype) -> tuple[float | torch.Tensor, str]:
+        """``value`` (θ or a value derived from it) in ``dtype`` as a Python number for the kernels, and
+        the backend to run; a non-scalar value stays a tensor and runs on the reference loop."""
+        value = value.to(dtype)
+        return (value.item(), self.backend) if value.numel() == 1 else (value, "reference")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, restore = time_major_view(x, self.step_mode)
@@ -163,17 +83,18 @@ class IFNeuron(BaseNeuron):
         v_init: initial membrane potential as a fraction of θ.
     """
 
-    def __init__(self, threshold: float | torch.Tensor = 1.0, v_init: float = 0.5, step_mode: str = "m") -> None:
-        super().__init__(threshold, step_mode)
+    def __init__(self, threshold: float | torch.Tensor = 1.0, v_init: float = 0.5, step_mode: str = "m",
+                 backend: str = "auto") -> None:
+        super().__init__(threshold, step_mode, backend)
         self.v_init = v_init
 
     def initial_state(self, like: torch.Tensor) -> tuple[torch.Tensor]:
         return (torch.full_like(like, 1.0) * (self.v_init * self.threshold.to(like.dtype)),)
 
     def scan(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
-        theta = self.threshold.to(x.dtype)
-        spikes, v = if_scan(x, v, theta)
-        return spikes * theta, (v,)
+        theta, backend = self.scalar_threshold(self.threshold, x.dtype)
+        out, v = kernels.if_scan(x, v, theta, backend)
+        return out, (v,)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold.item():.4g}, v_init={self.v_init}, step_mode={self.step_mode!r}"
@@ -192,8 +113,8 @@ class LIFNeuron(BaseNeuron):
 
     def __init__(self, tau: float = 2.0, threshold: float = 1.0, v_reset: float | None = 0.0,
                  surrogate: str = "sigmoid", alpha: float | None = None, detach_reset: bool = True,
-                 decay_input: bool = True, step_mode: str = "m") -> None:
-        super().__init__(threshold, step_mode)
+                 decay_input: bool = True, step_mode: str = "m", backend: str = "auto") -> None:
+        super().__init__(threshold, step_mode, backend)
         spike_fn(surrogate)  # validates the name
         if tau <= 1.0:
             raise SpikemaskError(f"LIF tau must be > 1 (got {tau})")
@@ -206,8 +127,9 @@ class LIFNeuron(BaseNeuron):
         return (torch.full_like(like, 0.0 if self.v_reset is None else self.v_reset),)
 
     def scan(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
-        spikes, v = lif_scan(x, v, self.tau, self.threshold.to(x.dtype), self.v_reset, self.surrogate, self.alpha,
-                             self.detach_reset, self.decay_input)
+        theta, backend = self.scalar_threshold(self.threshold, x.dtype)
+        spikes, v = kernels.lif_scan(x, v, self.tau, theta, self.v_reset, self.surrogate, self.alpha,
+                                     self.detach_reset, self.decay_input, backend)
         return spikes, (v,)
 
     def extra_repr(self) -> str:
@@ -217,7 +139,9 @@ class LIFNeuron(BaseNeuron):
 
 
 class SignedIFNeuron(BaseNeuron):
-    """Signed, bounded IF neuron for exact conversion (ST-BIF⁺, SpikeZIP-TF; :func:`signed_if_scan`).
+    """Signed, bounded IF neuron for exact conversion (ST-BIF⁺ of SpikeZIP-TF).
+
+    The scan is :func:`spikemask.snn.kernels.signed_if_scan`.
 
     Stands in for ``QCFS(levels=L, λ)`` under accumulate coding (:mod:`spikemask.snn.coding`): the
     input is delivered as increments, and the *sum* of the outputs up to step t follows
@@ -235,8 +159,8 @@ class SignedIFNeuron(BaseNeuron):
     state_names = ("v", "count")
 
     def __init__(self, threshold: float | torch.Tensor = 1.0, levels: int = 16, max_spikes: int = 1,
-                 v_init: float = 0.5, step_mode: str = "m") -> None:
-        super().__init__(threshold, step_mode)
+                 v_init: float = 0.5, step_mode: str = "m", backend: str = "auto") -> None:
+        super().__init__(threshold, step_mode, backend)
         if not (isinstance(levels, int) and levels >= 1 and isinstance(max_spikes, int) and max_spikes >= 1):
             raise SpikemaskError(f"a signed IF neuron needs levels >= 1 and max_spikes >= 1 "
                                  f"(got {levels}, {max_spikes})")
@@ -252,9 +176,9 @@ class SignedIFNeuron(BaseNeuron):
 
     def scan(self, x: torch.Tensor, v: torch.Tensor, count: torch.Tensor
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        step = self.step.to(x.dtype)
-        spikes, v, count = signed_if_scan(x, v, count, step, self.levels, self.max_spikes)
-        return spikes.mul_(step), (v, count)
+        step, backend = self.scalar_threshold(self.step, x.dtype)
+        out, v, count = kernels.signed_if_scan(x, v, count, step, self.levels, self.max_spikes, backend)
+        return out, (v, count)
 
     def extra_repr(self) -> str:
         return (f"threshold={self.threshold.item():.4g}, levels={self.levels}, max_spikes={self.max_spikes}, "

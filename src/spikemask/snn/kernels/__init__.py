@@ -1,0 +1,189 @@
+"""Fast neuron scans: one autograd function per neuron over interchangeable backends.
+
+The functional core of :mod:`spikemask.snn.neurons`: its modules call the functions here, which give
+the same spikes (bit for bit) and the same gradients as the reference loops of
+:mod:`~spikemask.snn.kernels.reference` (the oracle of the tests):
+
+- :func:`lif_scan` (trained networks): the forward saves only the pre-spike membrane ``h``
+  ``[T, B, ...]`` (the spikes are ``h ≥ θ``); the backward is its own reverse scan of the
+  closed-form gradient, not autograd's record of every step.
+- :func:`if_scan` and :func:`signed_if_scan` (converted networks): forward kernels; their outputs
+  carry no gradient (as in the reference), the final membrane passes its gradient to every input.
+
+Backends (:data:`BACKENDS`; :func:`resolve_backend` picks one per call):
+
+- ``'cpp'``: fused CPU loops (:mod:`~spikemask.snn.kernels.cpu`), built once with the system compiler.
+- ``'triton'``: GPU kernels (:mod:`~spikemask.snn.kernels.triton_kernels`), fp32 / fp16 / bf16.
+- ``'torch'``: in-place eager loops (:mod:`~spikemask.snn.kernels.torch_loops`), any device.
+- ``'reference'``: the reference loops (:mod:`~spikemask.snn.kernels.reference`; autograd records each step).
+- ``'auto'`` (default, or the ``SPIKEMASK_BACKEND`` environment variable): ``triton`` on a GPU,
+  ``cpp`` on the CPU, ``torch`` where those are missing; ``reference`` for non-scalar thresholds.
+"""
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import torch
+
+from spikemask.errors import SpikemaskError
+from spikemask.snn.coding import last_active_step
+from spikemask.snn.kernels import cpu, reference, torch_loops, triton_kernels
+
+BACKENDS = ("auto", "cpp", "triton", "torch", "reference")
+TRITON_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def check_backend(name: str) -> str:
+    """Validate a backend name (one of :data:`BACKENDS`)."""
+    if name not in BACKENDS:
+        raise SpikemaskError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+    return name
+
+
+def default_backend() -> str:
+    """The backend of ``'auto'``-less callers: ``SPIKEMASK_BACKEND`` if set, else ``'auto'``."""
+    return check_backend(os.environ.get("SPIKEMASK_BACKEND", "auto"))
+
+
+def resolve_backend(requested: str, x: torch.Tensor) -> str:
+    """The backend that runs a scan of ``x``: ``requested``, or for ``'auto'`` the fastest one available
+    for ``x``'s device and dtype. An explicit backend that cannot run ``x`` raises :class:`SpikemaskError`."""
+    name = default_backend() if requested == "auto" else check_backend(requested)
+    if name == "auto":
+        if x.is_cuda:
+            return "triton" if triton_kernels.available(x) and x.dtype in TRITON_DTYPES else "torch"
+        return "cpp" if x.device.type == "cpu" and cpu.load() is not None else "torch"
+    if name == "cpp" and (x.device.type != "cpu" or cpu.load() is None):
+        why = (f"the tensor is on {x.device}" if x.device.type != "cpu"
+               else f"they cannot be built here ({cpu.failure()})")
+        raise SpikemaskError(f"backend 'cpp' runs CPU tensors with the fused kernels, but {why}; use 'torch'")
+    if name == "triton" and not (triton_kernels.available(x) and x.dtype in TRITON_DTYPES):
+        raise SpikemaskError(f"backend 'triton' needs Triton and a CUDA tensor of fp32/fp16/bf16 "
+                             f"(got {x.dtype} on {x.device}); use 'auto'")
+    return name
+
+
+def _engine(name: str) -> ModuleType:
+    return {"cpp": cpu.load(), "triton": triton_kernels, "torch": torch_loops}[name]
+
+
+def _flat(x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` as a contiguous ``[T, N]`` and a fresh contiguous copy of the state broadcast to ``[N]``."""
+    flat = x.reshape(x.shape[0], -1).contiguous()
+    own = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+    own.copy_(state)
+    return flat, own.view(-1)
+
+
+def _sum_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``grad`` summed over the dimensions that broadcasting added to a tensor of ``shape``."""
+    return grad if grad.shape == shape else grad.sum_to_size(shape)
+
+
+# ----------------------------------------------------------------------------- IF
+class _IFScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, v0: torch.Tensor, theta: float, engine: str):  # noqa: D102
+        flat, v = _flat(x, v0)
+        out = _engine(engine).if_forward(flat, v, theta)
+        ctx.shapes = (x.shape, v0.shape)
+        ctx.mark_non_differentiable(out)
+        return out.view(x.shape), v.view(x.shape[1:])
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor, grad_v: torch.Tensor):  # noqa: D102
+        x_shape, v0_shape = ctx.shapes
+        return grad_v.expand(x_shape), _sum_to(grad_v, v0_shape), None, None
+
+
+def if_scan(x: torch.Tensor, v: torch.Tensor, theta: float, backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """IF with reset by subtraction (:func:`reference.if_scan`), outputs scaled by θ.
+
+    Args:
+        x: input current ``[T, B, ...]``; v: membrane before the first step, broadcastable to ``[B, ...]``.
+        theta: the threshold θ (a Python number, in ``x``'s dtype).
+    Returns:
+        ``(θ·spikes [T, B, ...], final v [B, ...])``.
+    """
+    name = resolve_backend(backend, x)
+    if name == "reference":
+        spikes, v = reference.if_scan(x, v, theta)
+        return spikes * theta, v
+    return _IFScan.apply(x, v, theta, name)
+
+
+# ----------------------------------------------------------------------------- LIF
+class _LIFScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, v0: torch.Tensor, engine: str, tau: float, theta: float,  # noqa: D102
+                rest: float, hard: bool, decay_input: bool, detach_reset: bool, surrogate: str, alpha: float):
+        flat, v = _flat(x, v0)
+        keep_h = any(ctx.needs_input_grad[:2])
+        spikes, h = _engine(engine).lif_forward(flat, v, tau, theta, rest, hard, decay_input, keep_h)
+        if keep_h:
+            ctx.save_for_backward(h)
+        ctx.args = (engine, x.shape, v0.shape, tau, theta, rest, hard, decay_input, detach_reset, surrogate, alpha)
+        return spikes.view(x.shape), v.view(x.shape[1:])
+
+    @staticmethod
+    def backward(ctx, grad_s: torch.Tensor, grad_v: torch.Tensor):  # noqa: D102
+        (h,) = ctx.saved_tensors
+        engine, x_shape, v0_shape, tau, theta, rest, hard, decay_input, detach_reset, surrogate, alpha = ctx.args
+        grad_s = torch.zeros_like(h) if grad_s is None else grad_s.reshape(h.shape).contiguous()
+        gv = torch.zeros(h.shape[1:], dtype=h.dtype, device=h.device)
+        if grad_v is not None:
+            gv.view(x_shape[1:]).copy_(grad_v)
+        kind = ["sigmoid", "atan"].index(surrogate) if engine == "cpp" else surrogate
+        grad_x = _engine(engine).lif_backward(grad_s, gv, h, tau, theta, rest, hard, decay_input, detach_reset,
+                                              kind, alpha)
+        return (grad_x.view(x_shape), _sum_to(gv.view(x_shape[1:]), v0_shape)) + (None,) * 9
+
+
+def lif_scan(x: torch.Tensor, v: torch.Tensor, tau: float, threshold: float, v_reset: float | None, surrogate: str,
+             alpha: float, detach_reset: bool, decay_input: bool = True, backend: str = "auto"
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """LIF with a surrogate gradient; arguments and result as :func:`reference.lif_scan`
+    (``threshold`` a Python number), plus the ``backend``."""
+    name = resolve_backend(backend, x)
+    if name == "reference":
+        return reference.lif_scan(x, v, tau, threshold, v_reset, surrogate, alpha, detach_reset, decay_input)
+    rest = 0.0 if v_reset is None else float(v_reset)
+    return _LIFScan.apply(x, v, name, float(tau), float(threshold), rest, v_reset is not None, decay_input,
+                          detach_reset, surrogate, float(alpha))
+
+
+# ----------------------------------------------------------------------------- signed IF
+class _SignedIFScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, v0: torch.Tensor, c0: torch.Tensor, step: float, levels: int,  # noqa: D102
+                max_spikes: int, engine: str):
+        flat, v = _flat(x, v0)
+        count = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+        count.copy_(c0)
+        last = last_active_step(x)
+        out = _engine(engine).signed_if_forward(flat, v, count.view(-1), step, levels, max_spikes, last)
+        ctx.args = (x.shape, v0.shape, last)
+        ctx.mark_non_differentiable(out, count)
+        return out.view(x.shape), v.view(x.shape[1:]), count
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor, grad_v: torch.Tensor, grad_count: torch.Tensor):  # noqa: D102
+        x_shape, v0_shape, last = ctx.args
+        grad_x = grad_v.expand(x_shape).clone()
+        grad_x[last + 1:] = 0                                  # inputs after the last event are not added
+        return grad_x, _sum_to(grad_v, v0_shape), None, None, None, None, None
+
+
+def signed_if_scan(x: torch.Tensor, v: torch.Tensor, count: torch.Tensor, step: float, levels: int,
+                   max_spikes: int = 1, backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Signed IF (ST-BIF⁺; :func:`reference.signed_if_scan`), outputs scaled by ``step``.
+
+    Returns:
+        ``(step·n [T, B, ...], final v, final count)``.
+    """
+    name = resolve_backend(backend, x)
+    if name == "reference":
+        spikes, v, count = reference.signed_if_scan(x, v, count, step, levels, max_spikes)
+        return spikes * step, v, count
+    return _SignedIFScan.apply(x, v, count, step, levels, max_spikes, name)

@@ -1,0 +1,55 @@
+"""The ``cpp`` backend: the fused CPU scans of ``neurons_cpu.cpp``, built once with the system's C++ compiler.
+
+The first use in a fresh environment compiles the kernels (about a minute on 2 cores; a line on
+stderr says so) and caches them in torch's extension folder (``TORCH_EXTENSIONS_DIR``, default
+``~/.cache/torch_extensions``); later processes load the cached build in milliseconds. Where no
+compiler (or ``ninja``) is found, :func:`load` returns ``None`` and the caller falls back to the
+``torch`` backend.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+from types import ModuleType
+
+NAME = "spikemask_neurons_cpu"
+SOURCE = Path(__file__).with_name("neurons_cpu.cpp")
+# -fopenmp: at::parallel_for spreads the neuron blocks over the cores (and `omp simd` vectorizes them);
+# -ffp-contract=off: no fused multiply-adds, so every operation rounds as in the reference loop;
+# -fno-trapping-math / -fno-math-errno: compares and exp may be vectorized (results unchanged: they
+# only drop floating-point exception and errno side effects).
+FLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno"]
+LDFLAGS = ["-fopenmp"]
+if sys.platform == "linux" and platform.machine() == "x86_64" and platform.libc_ver()[0] == "glibc":
+    FLAGS.append("-DSPIKEMASK_LIBMVEC")  # glibc's SIMD expf: the sigmoid surrogate's backward vectorizes
+    LDFLAGS.append("-lmvec")
+
+_module: ModuleType | None = None
+_failure: str | None = None
+
+
+def load() -> ModuleType | None:
+    """The compiled kernels, building them on first use; ``None`` (and :func:`failure` says why) if
+    they cannot be built here."""
+    global _module, _failure
+    if _module is None and _failure is None:
+        try:
+            from torch.utils import cpp_extension
+
+            folder = Path(cpp_extension._get_build_directory(NAME, verbose=False))
+            if not (folder / f"{NAME}.so").exists():
+                print("spikemask: building the fused CPU neuron kernels (once per environment, about a minute)...",
+                      file=sys.stderr, flush=True)
+            _module = cpp_extension.load(NAME, [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
+                                         verbose=False)
+        except Exception as err:  # no compiler, no ninja, no Python headers: the torch backend takes over
+            _failure = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+            print(f"spikemask: fused CPU kernels unavailable ({_failure}); using the torch backend",
+                  file=sys.stderr, flush=True)
+    return _module
+
+
+def failure() -> str | None:
+    """Why the kernels could not be built, or None."""
+    return _failure
