@@ -7,7 +7,10 @@ the numbers), and writes one JSON record under ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +41,37 @@ def write_record(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     record = {"time_steps": args.time_steps, "images": args.batch * args.batches, "repeat": args.repeat,
               "threads": torch.get_num_threads(), "machine": platform.platform(), "rows": rows}
     print(f"wrote {write_json(args.out, record)}")
+
+
+WORKER = Path(__file__).with_name("peers") / "spikingjelly_worker.py"
+
+
+class Peer:
+    """SpikingJelly 2.0 in its own venv, behind ``peers/spikingjelly_worker.py``: :meth:`run` times one
+    call of a case there. :meth:`start` gives ``None`` (and says so) when that venv is not there."""
+
+    def __init__(self, python: str, threads: int) -> None:
+        self.proc = subprocess.Popen([python, str(WORKER), str(threads)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    @classmethod
+    def start(cls, python: str | None, threads: int) -> "Peer | None":
+        if not python or not Path(python).exists():
+            print(f"SpikingJelly venv not found ({python or 'no --peer-python'}): timing spikemask alone. "
+                  "Install it as README says and pass --peer-python.", file=sys.stderr)
+            return None
+        return cls(python, threads)
+
+    def run(self, case: str, shape: tuple[int, ...]) -> dict:
+        self.proc.stdin.write(json.dumps({"case": case, "shape": list(shape)}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("the SpikingJelly worker stopped; run it by hand to see why: "
+                             f"echo '{{\"case\": \"{case}\", \"shape\": {list(shape)}}}' | python {WORKER}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.write('{"quit": true}\n')
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)

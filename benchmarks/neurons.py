@@ -25,12 +25,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
+from common import Peer
 
 from spikemask.io import write_json
 from spikemask.snn import kernels
@@ -41,7 +40,6 @@ CASES = [  # name, shape [T, B, N], bytes moved per element-step by a fused scan
     ("lif_fwd", (16, 16, 16384), 8, 1),
     ("lif_fwd+bwd", (16, 16, 16384), 24, 3),   # spikes, saved h, grad_x
 ]
-WORKER = Path(__file__).with_name("peers") / "spikingjelly_worker.py"
 
 
 def seeded(shape: tuple[int, ...], requires_grad: bool = False) -> torch.Tensor:
@@ -65,36 +63,6 @@ def run_ours(case: str, shape: tuple[int, ...], backend: str) -> dict:
     seconds = time.perf_counter() - start
     check = [float(spikes.detach().double().sum())] + ([float(x.grad.double().abs().sum())] if backward else [])
     return {"seconds": seconds, "check": check}
-
-
-class Peer:
-    """SpikingJelly's worker process, or ``None`` from :meth:`start` when its venv is not there."""
-
-    def __init__(self, python: str, threads: int) -> None:
-        self.proc = subprocess.Popen([python, str(WORKER), str(threads)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-
-    @classmethod
-    def start(cls, python: str | None, threads: int) -> "Peer | None":
-        if not python or not Path(python).exists():
-            print(f"SpikingJelly venv not found ({python or 'no --peer-python'}): timing spikemask alone. "
-                  "Install it as README says and pass --peer-python.", file=sys.stderr)
-            return None
-        return cls(python, threads)
-
-    def run(self, case: str, shape: tuple[int, ...]) -> dict:
-        self.proc.stdin.write(json.dumps({"case": case, "shape": list(shape)}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit("the SpikingJelly worker stopped; run it by hand to see why: "
-                             f"echo '{{\"case\": \"{case}\", \"shape\": {list(shape)}}}' | python {WORKER}")
-        return json.loads(line)
-
-    def close(self) -> None:
-        self.proc.stdin.write('{"quit": true}\n')
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
 
 
 def copy_bandwidth(repeat: int = 5) -> float:

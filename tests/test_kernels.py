@@ -131,3 +131,24 @@ def test_missing_compiler_falls_back_cleanly(monkeypatch, capsys):
     assert torch.equal(neuron(x), neurons.IFNeuron(0.5, backend="reference")(x))
     with pytest.raises(SpikemaskError, match="cannot be built here"):
         kernels.resolve_backend("cpp", x)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_channels_last_and_expanded_tensors_match_reference(backend):
+    """A channels-last input is walked in its own memory order (outputs keep its layout); an expanded
+    input or gradient (stride 0, as ``sum().backward()`` sends) is copied first."""
+    folded = _inputs((6 * 2, 3, 5, 4), 5, scale=3.0).to(memory_format=torch.channels_last)
+    x = folded.view(6, 2, 3, 5, 4).requires_grad_()
+    args = (2.0, 1.0, 0.0, "sigmoid", 4.0, True, True)
+    ref_s, ref_v = reference.lif_scan(x, torch.zeros(2, 3, 5, 4), *args)
+    ref_s.sum().backward()
+    ref_g, x.grad = x.grad.clone(), None
+    s, v = kernels.lif_scan(x, torch.zeros(2, 3, 5, 4), *args, backend=backend)
+    s.sum().backward()
+    assert s.flatten(0, 1).is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(s, ref_s) and torch.equal(v, ref_v)
+    torch.testing.assert_close(x.grad, ref_g, rtol=1e-6, atol=1e-6)
+    expanded = torch.full((1, 3, 5), 0.6).expand(4, 3, 5)
+    out, v = kernels.if_scan(expanded, torch.zeros(3, 5), 1.0, backend)
+    ref_out, ref_v = reference.if_scan(expanded, torch.zeros(3, 5), 1.0)
+    assert torch.equal(out, ref_out) and torch.equal(v, ref_v)

@@ -47,6 +47,16 @@ class StatefulModule(nn.Module):
         self._state_defaults[name] = default
         setattr(self, name, copy.deepcopy(default))
 
+    def get_state(self) -> dict[str, Any]:
+        """The registered states by name (the objects themselves: a forward replaces them, never
+        mutates them in place, so this is a snapshot)."""
+        return {name: getattr(self, name) for name in self._state_defaults}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Put back states taken with :meth:`get_state`."""
+        for name, value in state.items():
+            setattr(self, name, value)
+
     def reset(self) -> None:
         """Forget the state (call between independent inputs)."""
         for name, default in self._state_defaults.items():

@@ -64,6 +64,13 @@ class TrainConfig:
     workers: int = field(default=0, metadata={"help": "data-loader worker processes", "min": 0})
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
     amp: bool = field(default=False, metadata={"help": "bfloat16 autocast (GPU)"})
+    channels_last: bool = field(default=False, metadata={
+        "help": "keep convolution activations channels-last (faster convolutions; the neuron kernels walk "
+                "that layout as it is; results equal up to float rounding)"})
+    checkpoint_steps: int | None = field(default=None, metadata={
+        "help": "gradient checkpointing over time (ours): run each batch in chunks of S steps, state carried, "
+                "each chunk recomputed in the backward, so memory stays that of S steps at any T; BatchNorm "
+                "then uses per-chunk batch statistics", "min": 1, "metavar": "S"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/checkpoint.pt"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     max_batches: int | None = field(default=None, metadata={"help": "batches per epoch cap (quick checks)",

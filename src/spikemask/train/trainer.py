@@ -40,6 +40,7 @@ from spikemask.snn.functional import batch_to_time_major, reset_net
 from spikemask.snn.qcfs import set_level_jitter
 from spikemask.train.config import TrainConfig
 from spikemask.train.distill import distillation_loss
+from spikemask.train.recompute import forward_in_chunks
 
 
 # ----------------------------------------------------------------------------- set-up helpers
@@ -157,6 +158,8 @@ class Trainer:
         train_spec = get_dataset(cfg.dataset, root=cfg.root, train=True, **cfg.data_options)
         test_spec = get_dataset(cfg.dataset, root=cfg.root, train=False, **{**cfg.data_options, "augment": False})
         self.model = self._build_model(train_spec).to(self.device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.teacher = self._load_teacher(train_spec)
         sampler = DistributedSampler(train_spec.dataset, seed=cfg.seed) if self.world > 1 else None
         self.sampler = sampler
@@ -241,6 +244,13 @@ class Trainer:
         return distillation_loss(logits, teacher_logits, y, self.cfg.kd_alpha, self.cfg.kd_temperature,
                                  self.cfg.label_smoothing)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The training forward ``[T, B, ...]`` → ``[T, B, classes]``, over checkpointed chunks of time
+        with ``--checkpoint-steps``."""
+        if self.cfg.checkpoint_steps:
+            return forward_in_chunks(self.net, x, self.cfg.checkpoint_steps)
+        return self.net(x)
+
     def train_epoch(self, epoch: int) -> dict[str, float]:
         cfg = self.cfg
         self.net.train()
@@ -256,7 +266,7 @@ class Trainer:
             x, y = x.to(self.device), y.to(self.device)
             check_batch(x)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
-                logits = self.net(batch_to_time_major(x, self.model.default_time_steps)).mean(0)
+                logits = self.forward(batch_to_time_major(x, self.model.default_time_steps)).mean(0)
                 loss = self.loss(logits.float(), x, y)
             if not torch.isfinite(loss):
                 raise OptionError("lr", f"is too high: training diverged (loss {loss.item()}) at epoch "

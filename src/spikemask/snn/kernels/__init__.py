@@ -68,12 +68,43 @@ def _engine(name: str) -> ModuleType:
     return {"cpp": cpu.load(), "triton": triton_kernels, "torch": torch_loops}[name]
 
 
-def _flat(x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` as a contiguous ``[T, N]`` and a fresh contiguous copy of the state broadcast to ``[N]``."""
-    flat = x.reshape(x.shape[0], -1).contiguous()
-    own = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
-    own.copy_(state)
-    return flat, own.view(-1)
+class _Layout:
+    """The memory order of a time-major ``[T, B, ...]`` tensor, so a kernel walks it as ``[T, N]``.
+
+    A contiguous tensor is walked as it is; a channels-last one (``[T·B, C, H, W]`` unfolded to
+    ``[T, B, C, H, W]``, strides of NHWC) is walked in its own order, without a copy, and its outputs
+    and state come back in the same layout. Any other layout is copied into that of a contiguous tensor.
+    """
+
+    def __init__(self, x: torch.Tensor) -> None:
+        order = (0, *sorted(range(1, x.dim()), key=lambda d: (-x.stride(d), d)))
+        if not x.permute(order).is_contiguous():
+            order = tuple(range(x.dim()))
+        inverse = sorted(range(x.dim()), key=order.__getitem__)
+        self.shape, self.order, self.inverse = x.shape, order, inverse
+        self.walked = torch.Size(x.shape[d] for d in order)     # the shape in memory order
+        self.state_order = [d - 1 for d in order[1:]]            # the same for a [B, ...] state
+        self.state_inverse = [d - 1 for d in inverse[1:]]
+
+    def flat(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` ``[T, B, ...]`` as a contiguous ``[T, N]`` in this memory order (a view where ``t`` has the
+        layout; a copy otherwise, e.g. for the expanded gradient of a ``sum()``)."""
+        return t.permute(self.order).reshape(t.shape[0], -1).contiguous()
+
+    def unflat(self, flat: torch.Tensor) -> torch.Tensor:
+        """``[T, N]`` back to ``[T, B, ...]`` (a view)."""
+        return flat.view(self.walked).permute(self.inverse)
+
+    def new_state(self, value: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+        """A fresh ``[N]`` copy of a state broadcastable to ``[B, ...]``, in this memory order."""
+        value = torch.as_tensor(value, dtype=like.dtype, device=like.device).expand(self.shape[1:])
+        own = torch.empty(self.walked[1:], dtype=like.dtype, device=like.device)
+        own.copy_(value.permute(self.state_order))
+        return own.view(-1)
+
+    def unflat_state(self, flat: torch.Tensor) -> torch.Tensor:
+        """``[N]`` back to ``[B, ...]`` (a view)."""
+        return flat.view(self.walked[1:]).permute(self.state_inverse)
 
 
 def _sum_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -85,11 +116,12 @@ def _sum_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 class _IFScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, v0: torch.Tensor, theta: float, engine: str):  # noqa: D102
-        flat, v = _flat(x, v0)
-        out = _engine(engine).if_forward(flat, v, theta)
+        layout = _Layout(x)
+        v = layout.new_state(v0, x)
+        out = _engine(engine).if_forward(layout.flat(x), v, theta)
         ctx.shapes = (x.shape, v0.shape)
         ctx.mark_non_differentiable(out)
-        return out.view(x.shape), v.view(x.shape[1:])
+        return layout.unflat(out), layout.unflat_state(v)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor, grad_v: torch.Tensor):  # noqa: D102
@@ -118,26 +150,27 @@ class _LIFScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, v0: torch.Tensor, engine: str, tau: float, theta: float,  # noqa: D102
                 rest: float, hard: bool, decay_input: bool, detach_reset: bool, surrogate: str, alpha: float):
-        flat, v = _flat(x, v0)
+        layout = _Layout(x)
+        v = layout.new_state(v0, x)
         keep_h = any(ctx.needs_input_grad[:2])
-        spikes, h = _engine(engine).lif_forward(flat, v, tau, theta, rest, hard, decay_input, keep_h)
+        spikes, h = _engine(engine).lif_forward(layout.flat(x), v, tau, theta, rest, hard, decay_input, keep_h)
         if keep_h:
             ctx.save_for_backward(h)
-        ctx.args = (engine, x.shape, v0.shape, tau, theta, rest, hard, decay_input, detach_reset, surrogate, alpha)
-        return spikes.view(x.shape), v.view(x.shape[1:])
+        ctx.layout = layout
+        ctx.args = (engine, v0.shape, tau, theta, rest, hard, decay_input, detach_reset, surrogate, alpha)
+        return layout.unflat(spikes), layout.unflat_state(v)
 
     @staticmethod
     def backward(ctx, grad_s: torch.Tensor, grad_v: torch.Tensor):  # noqa: D102
         (h,) = ctx.saved_tensors
-        engine, x_shape, v0_shape, tau, theta, rest, hard, decay_input, detach_reset, surrogate, alpha = ctx.args
-        grad_s = torch.zeros_like(h) if grad_s is None else grad_s.reshape(h.shape).contiguous()
-        gv = torch.zeros(h.shape[1:], dtype=h.dtype, device=h.device)
-        if grad_v is not None:
-            gv.view(x_shape[1:]).copy_(grad_v)
+        engine, v0_shape, tau, theta, rest, hard, decay_input, detach_reset, surrogate, alpha = ctx.args
+        layout = ctx.layout
+        grad_s = torch.zeros_like(h) if grad_s is None else layout.flat(grad_s)
+        gv = layout.new_state(0.0 if grad_v is None else grad_v, h)
         kind = ["sigmoid", "atan"].index(surrogate) if engine == "cpp" else surrogate
         grad_x = _engine(engine).lif_backward(grad_s, gv, h, tau, theta, rest, hard, decay_input, detach_reset,
                                               kind, alpha)
-        return (grad_x.view(x_shape), _sum_to(gv.view(x_shape[1:]), v0_shape)) + (None,) * 9
+        return (layout.unflat(grad_x), _sum_to(layout.unflat_state(gv), v0_shape)) + (None,) * 9
 
 
 def lif_scan(x: torch.Tensor, v: torch.Tensor, tau: float, threshold: float, v_reset: float | None, surrogate: str,
@@ -158,14 +191,14 @@ class _SignedIFScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, v0: torch.Tensor, c0: torch.Tensor, step: float, levels: int,  # noqa: D102
                 max_spikes: int, engine: str):
-        flat, v = _flat(x, v0)
-        count = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
-        count.copy_(c0)
+        layout = _Layout(x)
+        v, count = layout.new_state(v0, x), layout.new_state(c0, x)
         last = last_active_step(x)
-        out = _engine(engine).signed_if_forward(flat, v, count.view(-1), step, levels, max_spikes, last)
+        out = _engine(engine).signed_if_forward(layout.flat(x), v, count, step, levels, max_spikes, last)
         ctx.args = (x.shape, v0.shape, last)
+        count = layout.unflat_state(count)
         ctx.mark_non_differentiable(out, count)
-        return out.view(x.shape), v.view(x.shape[1:]), count
+        return layout.unflat(out), layout.unflat_state(v), count
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor, grad_v: torch.Tensor, grad_count: torch.Tensor):  # noqa: D102

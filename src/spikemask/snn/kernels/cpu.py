@@ -8,6 +8,7 @@ compiler (or ``ninja``) is found, :func:`load` returns ``None`` and the caller f
 """
 from __future__ import annotations
 
+import logging
 import platform
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ def load() -> ModuleType | None:
     global _module, _failure
     if _module is None and _failure is None:
         try:
+            # torch logs a warning on import when it finds CUDA_HOME but no CUDA runtime: not ours to show
+            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
             from torch.utils import cpp_extension
 
             folder = Path(cpp_extension._get_build_directory(NAME, verbose=False))

@@ -20,6 +20,14 @@
 extern "C" float expf(float) __attribute__((simd("notinbranch")));
 #endif
 
+// On x86-64 each block loop is compiled twice, for AVX2 and for the baseline, and the loader picks
+// the one this CPU runs (GCC function multi-versioning): 8 lanes where there are 8, safe everywhere.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SPIKEMASK_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SPIKEMASK_CLONES
+#endif
+
 namespace {
 
 constexpr int64_t kBlock = 512;   // neurons per block: the block's state stays in L1 while t advances
@@ -36,7 +44,7 @@ void for_blocks(int64_t n, F body) {
 // IF with reset by subtraction over one block of m neurons (pointers at the block's first neuron;
 // rows of the [T, N] tensors are N apart). out[t] = theta * s[t]; v ends at the final membrane.
 template <typename scalar_t>
-void if_block(const scalar_t* __restrict__ x, scalar_t* __restrict__ out, scalar_t* __restrict__ v,
+SPIKEMASK_CLONES void if_block(const scalar_t* __restrict__ x, scalar_t* __restrict__ out, scalar_t* __restrict__ v,
               int64_t T, int64_t N, int64_t m, scalar_t theta) {
   const scalar_t zero = 0;
   for (int64_t t = 0; t < T; ++t) {
@@ -71,7 +79,7 @@ torch::Tensor if_forward(torch::Tensor x, torch::Tensor v, double theta) {
 // kDecayInput: h = v + (x - (v - rest)) / tau, else h = v - (v - rest) / tau + x.
 // kHard: v = rest where s, else h. Soft reset: v = h - theta where s, else h.
 template <typename scalar_t, bool kHard, bool kDecayInput, bool kKeepH>
-void lif_block(const scalar_t* __restrict__ x, scalar_t* __restrict__ out, scalar_t* __restrict__ hs,
+SPIKEMASK_CLONES void lif_block(const scalar_t* __restrict__ x, scalar_t* __restrict__ out, scalar_t* __restrict__ hs,
                scalar_t* __restrict__ v, int64_t T, int64_t N, int64_t m, at::opmath_type<scalar_t> tau,
                scalar_t theta, scalar_t rest) {
   const scalar_t one = 1, zero = 0;
@@ -147,7 +155,7 @@ inline float surrogate_grad(float u, float alpha) {
 // grad_s [T, N] (gradient of the spikes), grad_v [N] (of the final membrane; updated in place into the
 // gradient of the initial membrane), h [T, N] saved by the forward. Returns grad_x [T, N].
 template <typename scalar_t, int kKind, bool kHard, bool kDetach>
-void lif_backward_block(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ hs,
+SPIKEMASK_CLONES void lif_backward_block(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ hs,
                         scalar_t* __restrict__ gx, scalar_t* __restrict__ gv_io, int64_t T, int64_t N,
                         int64_t m, at::opmath_type<scalar_t> theta, at::opmath_type<scalar_t> rest,
                         at::opmath_type<scalar_t> keep, at::opmath_type<scalar_t> dx, float alpha) {
