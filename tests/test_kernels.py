@@ -152,3 +152,23 @@ def test_channels_last_and_expanded_tensors_match_reference(backend):
     out, v = kernels.if_scan(expanded, torch.zeros(3, 5), 1.0, backend)
     ref_out, ref_v = reference.if_scan(expanded, torch.zeros(3, 5), 1.0)
     assert torch.equal(out, ref_out) and torch.equal(v, ref_v)
+
+
+def test_backend_from_the_environment(monkeypatch):
+    x = torch.rand(3, 4)
+    monkeypatch.setenv("SPIKEMASK_BACKEND", "torch")
+    assert kernels.resolve_backend("auto", x) == "torch" and kernels.resolve_backend("reference", x) == "reference"
+    monkeypatch.setenv("SPIKEMASK_BACKEND", "fast")
+    with pytest.raises(SpikemaskError, match="SPIKEMASK_BACKEND must be one of"):
+        kernels.resolve_backend("auto", x)
+
+
+def test_missing_triton_leaves_the_cpu_backends_and_refuses_triton_in_one_line(monkeypatch):
+    from spikemask.snn.kernels import triton_kernels
+
+    monkeypatch.setattr(triton_kernels, "triton", None)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    x = torch.rand(3, 4)
+    assert kernels.resolve_backend("auto", x) in ("cpp", "torch")
+    with pytest.raises(SpikemaskError, match="backend 'triton' needs Triton"):
+        kernels.if_scan(x, torch.zeros(4), 1.0, "triton")

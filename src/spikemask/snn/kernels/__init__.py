@@ -43,7 +43,11 @@ def check_backend(name: str) -> str:
 
 def default_backend() -> str:
     """The backend of ``'auto'``-less callers: ``SPIKEMASK_BACKEND`` if set, else ``'auto'``."""
-    return check_backend(os.environ.get("SPIKEMASK_BACKEND", "auto"))
+    name = os.environ.get("SPIKEMASK_BACKEND", "auto")
+    if name not in BACKENDS:
+        raise SpikemaskError(f"SPIKEMASK_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r} "
+                             "(unset it for 'auto')")
+    return name
 
 
 def resolve_backend(requested: str, x: torch.Tensor) -> str:
