@@ -7,6 +7,7 @@ anything from it runs. The payload here would create a folder; each case checks 
 that the command printed one line and exited with status 2.
 """
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -241,3 +242,87 @@ def test_impossible_values_are_one_line_and_exit_2_before_any_work(argv, message
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "out" / "checkpoint.pt").exists()
+
+
+# ----------------------------------------------------------------------------- bad inputs, wrong slots
+@pytest.fixture
+def inputs(files, tmp_path):
+    """Checkpoints of each family (untrained), a diverged one, bad --input tensors, a plain file and a folder."""
+    def saved(name: str, **options) -> str:
+        path = tmp_path / f"{name}.pt"
+        save_checkpoint(path, spikemask.create_model(name, in_channels=1, img_size=28, **options))
+        return str(path)
+
+    nan = torch.load(files["good"], weights_only=True)
+    next(v for v in nan["state_dict"].values() if v.is_floating_point()).fill_(float("nan"))
+    torch.save(nan, tmp_path / "nan.pt")
+    torch.save(torch.zeros(0, 1, 28, 28), tmp_path / "empty.pt")
+    torch.save(torch.zeros(2, 1, 28, 28, dtype=torch.complex64), tmp_path / "complex.pt")
+    torch.save({"foo.weight": torch.zeros(3, 3)}, tmp_path / "unrelated.pt")
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "adir").mkdir()
+    return {**files, "resnet": saved("resnet18", width=0.0625, levels=4), "nan": str(tmp_path / "nan.pt"),
+            "spikformer": saved("spikformer_2_64", time_steps=2), "sdmformer": saved("sdmformer_2_64", time_steps=2),
+            "empty": str(tmp_path / "empty.pt"), "complex": str(tmp_path / "complex.pt"),
+            "unrelated": str(tmp_path / "unrelated.pt"), "afile": str(tmp_path / "afile"), "adir": str(tmp_path / "adir"),
+            "afile/sub": str(tmp_path / "afile" / "sub")}
+
+
+BAD_INPUTS = {   # case: (command line with placeholders, a phrase the one line must contain)
+    "evaluate --out FILE": (["evaluate", "--checkpoint", "good", "--out", "afile"], "is a file"),
+    "energy --out FILE": (["energy", "--checkpoint", "good", "--out", "afile"], "is a file"),
+    "convert --out FILE": (["convert", "--checkpoint", "good", "--out", "afile"], "is a file"),
+    "prune --out FILE": (["prune", "--checkpoint", "good", "--out", "afile"], "is a file"),
+    "train --out FILE": (["train", "--out", "afile"], "is a file"),
+    "demo --out FILE": (["demo", "--out", "afile"], "is a file"),
+    "mst load-pretrained --out FILE": (["mst", "load-pretrained", "--weights", "unrelated", "--out", "afile"],
+                                       "is a file"),
+    "train --out under /proc": (["train", "--out", "/proc/spikemask-run"], "cannot write into output folder"),
+    "evaluate --out under a file": (["evaluate", "--checkpoint", "good", "--out", "afile/sub"], "cannot write into"),
+    "evaluate -T 1e12": (["evaluate", "--checkpoint", "good", "-T", "1000000000000"], "--time-steps"),
+    "evaluate empty --input": (["evaluate", "--checkpoint", "good", "--input", "empty"], "holds no images"),
+    "evaluate complex --input": (["evaluate", "--checkpoint", "good", "--input", "complex"], "complex64"),
+    "evaluate NaN weights": (["evaluate", "--checkpoint", "nan"], "NaN or infinite"),
+    "energy NaN weights": (["energy", "--checkpoint", "nan"], "NaN or infinite"),
+    "convert NaN weights": (["convert", "--checkpoint", "nan"], "NaN or infinite"),
+    "train --init NaN weights": (["train", "--init", "nan", "--model", "vgg16"], "NaN or infinite"),
+    "train --data-opt bogus=1": (["train", "--data-opt", "bogus=1"], "--data-opt 'bogus' not known to dataset"),
+    "train --init DIR": (["train", "--init", "adir", "--model", "vgg16"], "is a folder, not a file"),
+    "data info --root FILE": (["data", "info", "--dataset", "nmnist", "--root", "afile"], "is a file, not a folder"),
+    "table3 --vgg16 ResNet": (["mst", "studies", "table3", "--vgg16", "resnet"], "--vgg16 takes vgg16*"),
+    "sdm compare swapped": (["sdm", "compare", "--spikformer", "sdmformer", "--sdmformer", "spikformer"],
+                            "are the two swapped"),
+    "load-pretrained, 0 tensors": (["mst", "load-pretrained", "--weights", "unrelated"], "no tensor of"),
+    "mst sam --gamma nan": (["mst", "sam", "--checkpoint", "good", "--gamma", "nan"], "--gamma"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_inputs_are_one_line_and_exit_2_and_write_nothing(case, inputs, tmp_path, capsys):
+    argv, phrase = BAD_INPUTS[case]
+    argv = [inputs.get(a, a) for a in argv]
+    if "--out" not in argv and argv[:2] != ["data", "info"]:
+        argv += ["--out", str(tmp_path / "out")]
+    try:
+        code = main(argv)
+    except SystemExit as e:                                              # refused while parsing the flags
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and phrase in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists(), "a refused run left its output folder behind"
+    assert Path(inputs["afile"]).read_text() == "not a folder"
+
+
+def test_an_existing_run_is_refused_unless_resumed_or_overwritten(files, tmp_path, capsys):
+    run = tmp_path / "finished"
+    quick = ["--opt", "width=0.0625", "--epochs", "1", "--max-batches", "1", "--no-progress", "--out", str(run)]
+    assert main(["train", *quick]) == 0
+    before = (run / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["train", *quick, "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--resume or --overwrite must be given" in err, err
+    assert (run / "checkpoint.pt").read_bytes() == before                # the finished run is untouched
+    assert main(["train", *quick, "--lr", "0.5", "--overwrite"]) == 0
+    assert (run / "checkpoint.pt").read_bytes() != before

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import torch
 from torch import nn
 
 from spikemask.errors import SpikemaskError
@@ -56,10 +57,17 @@ def build_model(ckpt: dict[str, Any], options: dict[str, Any] | None = None) -> 
 
     ``options`` override the saved model options (e.g. ``levels=64``); they must keep every weight's shape.
     """
+    weights = ckpt["state_dict"]
+    bad = [k for k, v in weights.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise SpikemaskError(f"checkpoint weights contain NaN or infinite values (in {len(bad)} of {len(weights)} "
+                             f"tensors, first {bad[0]}); the run that wrote it diverged: use an earlier checkpoint "
+                             "or retrain")
     model = create_model(ckpt["model_name"], num_classes=ckpt["num_classes"], in_channels=ckpt["in_channels"],
                          img_size=ckpt["img_size"], **{**ckpt["model_options"], **(options or {})})
     try:
-        model.load_state_dict(model.filter_state_dict(ckpt["state_dict"]))
+        model.load_state_dict(model.filter_state_dict(weights))
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
         raise SpikemaskError(f"checkpoint weights do not fit model {ckpt['model_name']}: {first}") from None

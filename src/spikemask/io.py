@@ -55,6 +55,40 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     return path
 
 
+def prepare_folder(path: str | os.PathLike) -> list[Path]:
+    """Make sure output folder ``path`` exists and can be written, before any work is done.
+
+    Creates ``path`` and its missing parents and writes and removes a probe file in it. Returns the
+    folders it created (deepest first), so that a run which then fails can remove them again
+    (:func:`remove_empty`).
+
+    Raises:
+        SpikemaskError: ``path`` (or a parent) is a file, or cannot be created or written.
+    """
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except FileExistsError:
+        raise SpikemaskError(f"output folder {path} is a file (or lies under one); pick a folder") from None
+    except OSError as e:
+        remove_empty(created)
+        raise SpikemaskError(f"cannot write into output folder {path}: {e.strerror or e}; pick a folder you can "
+                             "write to") from None
+    return created
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def _is_orphan(temp: Path, name: str) -> bool:
     """True if temporary file ``temp`` of target ``name`` was left by a writer that no longer runs."""
     pid = temp.name[len(name) + 2:].split(".", 1)[0]
@@ -99,6 +133,9 @@ def load_torch(path: str | os.PathLike, what: str = "checkpoint") -> Any:
     ``os.system`` — is refused before anything from it runs.
     """
     path = Path(path)
+    if path.is_dir():
+        hint = f"; did you mean {path / 'checkpoint.pt'}?" if (path / "checkpoint.pt").is_file() else ""
+        raise SpikemaskError(f"{what} {path} is a folder, not a file: pass the file itself{hint}")
     if not path.is_file():
         raise SpikemaskError(f"{what} not found: {path} (check the path; `spikemask train` writes DIR/checkpoint.pt)")
     try:

@@ -15,6 +15,7 @@ import sys
 import threading
 
 from spikemask.errors import OptionError, SpikemaskError
+from spikemask.io import prepare_folder, remove_empty
 
 COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "models"]
 OPTIONAL_COMMANDS = ["data", "mst", "sdm", "prune"]  # registered when their module exists
@@ -52,6 +53,11 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _out_of_memory(e: BaseException) -> bool:
+    """Python's MemoryError, or torch's allocator failure (a RuntimeError on CPU, OutOfMemoryError on GPU)."""
+    return isinstance(e, MemoryError) or "can't allocate memory" in str(e) or type(e).__name__ == "OutOfMemoryError"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -60,11 +66,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     in_main_thread = threading.current_thread() is threading.main_thread()   # only there can signals be caught
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    created: list = []
     try:
+        if getattr(args, "out", None):
+            created = prepare_folder(args.out)                             # checked before any work
         return int(args.func(args) or 0)
     except SpikemaskError as e:
+        remove_empty(created)                                              # a refused run leaves no folder
         message = e.named(getattr(args, "option_flags", {})) if isinstance(e, OptionError) else str(e)
         sys.stderr.write(f"spikemask {args.command}: error: {message}\n")
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e):
+            raise
+        remove_empty(created)
+        sys.stderr.write(f"spikemask {args.command}: error: out of memory; lower --batch-size or -T (or "
+                         "--time-chunk)\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("spikemask: interrupted; the last complete checkpoint and results are kept\n")

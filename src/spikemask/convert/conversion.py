@@ -117,6 +117,7 @@ def check_input(model: nn.Module, x: torch.Tensor) -> None:
     """Check images ``[B, C, H, W]`` or frames ``[T, B, C, H, W]`` against the model's input size, and for NaN/inf."""
     check(x.dim() in (4, 5), f"expected images [B, C, H, W] or time-major frames [T, B, C, H, W], "
                              f"got a tensor of shape {list(x.shape)}")
+    check(x.numel() > 0, f"input holds no images (shape {list(x.shape)}); pass at least one image")
     c, size = getattr(model, "in_channels", None), getattr(model, "img_size", None)
     channels, height, width = x.shape[-3:]
     check(c is None or channels == c,

@@ -1,6 +1,7 @@
 """The dataset registry: each entry builds a :class:`DataSpec` from ``root`` and ``train``."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -47,7 +48,13 @@ def get_dataset(name: str, root: str | None = None, train: bool = True, **option
     """Build the named dataset's train or test split (``root``: local folder; never downloads)."""
     if name not in _DATASETS:
         raise SpikemaskError(f"unknown dataset {name!r}; choose one of: {', '.join(list_datasets())}")
-    return _DATASETS[name](root=root, train=train, **options)
+    build = _DATASETS[name]
+    accepted = [p for p in inspect.signature(build).parameters if p not in ("root", "train")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise OptionError("data_options", f"{', '.join(map(repr, unknown))} not known to dataset {name!r}; it "
+                                          f"takes {', '.join(accepted) or 'no options'}")
+    return build(root=root, train=train, **options)
 
 
 def require_root(root: str | None, name: str, hint: str) -> Path:
@@ -59,6 +66,8 @@ def require_root(root: str | None, name: str, hint: str) -> Path:
     if not root:
         raise OptionError("root", f"must point at a local copy of {name} ({hint}); nothing is downloaded")
     path = Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OptionError("root", f"{path} is a file, not a folder; {hint}")
     if not path.is_dir():
         raise OptionError("root", f"{path} does not exist; {hint}")
     return path

@@ -26,6 +26,9 @@ def say(log: Log, line: str) -> None:
         log(line)
 
 
+MAX_TIME_STEPS = 65536   # the longest simulation accepted: the papers' T is at most a few hundred steps
+
+
 @dataclass(kw_only=True)
 class DataSettings:
     """The test split a study runs on, and the device."""
@@ -48,6 +51,7 @@ class EvalSettings(DataSettings):
     """The test split simulated as an SNN: T, memory, images, masks and the power model."""
 
     time_steps: int = field(default=64, metadata={"flags": ("--time-steps", "-T"), "min": 1,
+                                                  "check": number_in(1, MAX_TIME_STEPS),
                                                   "help": "simulation length T"})
     time_chunk: int | None = field(default=None, metadata={
         "help": "steps per forward call, to bound memory (default: all)", "min": 1})

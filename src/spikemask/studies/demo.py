@@ -20,16 +20,16 @@ from torch.utils.data import DataLoader
 
 from spikemask.convert.conversion import convert, load_model
 from spikemask.data import get_dataset
-from spikemask.errors import check_limits
+from spikemask.errors import check_limits, number_in
 from spikemask.io import write_json
 from spikemask.masks.placement import CNN_PLACEMENT, CNN_PLACEMENTS
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.evaluation import evaluate_snn
 from spikemask.report.plots import plot_accuracy_vs_steps, plot_power_vs_ratio
 from spikemask.report.tables import Table3Row, table3
-from spikemask.studies.common import Log, say
+from spikemask.studies.common import MAX_TIME_STEPS, Log, say
 from spikemask.train.config import TrainConfig
-from spikemask.train.trainer import evaluate_accuracy, pick_device, train
+from spikemask.train.trainer import check_run_folder, evaluate_accuracy, pick_device, train
 
 ENERGY_MODEL = "P = {spikes} spikes per time step / 1 ms × α (MST eq. 10), α = 1"
 EVAL_BATCH = 250
@@ -51,7 +51,7 @@ class DemoConfig:
     ratios: list[float] = field(default_factory=lambda: [0.0, 0.5, 0.75], metadata={
         "help": "masking ratios (0 is always included: the teacher)", "check": check_ratio})
     time_steps: int = field(default=32, metadata={"flags": ("--time-steps", "-T"), "help": "SNN time steps",
-                                                  "min": 1})
+                                                  "min": 1, "check": number_in(1, MAX_TIME_STEPS)})
     batch_size: int = field(default=64, metadata={"help": "training batch size", "min": 1})
     lr: float = field(default=0.1, metadata={"help": "teacher learning rate"})
     placement: str = field(default=CNN_PLACEMENT, metadata={
@@ -65,6 +65,8 @@ class DemoConfig:
     max_batches: int | None = field(default=None, metadata={
         "help": "cap batches per epoch and per evaluation (quick checks)", "min": 1})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted demo from the checkpoints in --out"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace the demo in --out (without it, or --resume, a folder holding checkpoints is refused)"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
@@ -114,7 +116,7 @@ def train_models(cfg: DemoConfig, ratios: list[float], log: Log = None) -> dict[
     out = Path(cfg.out)
     common = dict(model=cfg.model, dataset=cfg.dataset, root=cfg.root, model_options=dict(cfg.model_options),
                   batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, device=cfg.device,
-                  progress=cfg.progress, max_batches=cfg.max_batches)
+                  progress=cfg.progress, max_batches=cfg.max_batches, overwrite=cfg.overwrite)
     paths = {0.0: out / "ratio_0" / "checkpoint.pt"}
     common["resume"] = cfg.resume and paths[0.0].exists()
     say(log, f"[1/3] training the unmasked {cfg.model} ({cfg.epochs} epochs)")
@@ -163,6 +165,7 @@ def evaluate_models(cfg: DemoConfig, paths: dict[float, Path],
 def demo(cfg: DemoConfig, log: Log = None) -> DemoResult:
     """Train, mask, convert and measure (steps 1–3); ``log`` (e.g. ``print``) gets one line per step."""
     check_limits(cfg)
+    check_run_folder(cfg.out, cfg.resume, cfg.overwrite, "ratio_*/checkpoint.pt")
     ratios = sorted(set([0.0] + list(cfg.ratios)))
     rows = evaluate_models(cfg, train_models(cfg, ratios, log), log)
     return DemoResult(cfg.dataset, cfg.time_steps, ENERGY_MODEL.format(spikes=cfg.spikes), rows)

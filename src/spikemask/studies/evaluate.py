@@ -150,6 +150,8 @@ def load_input(path: str | Path) -> torch.Tensor:
         except Exception as e:
             raise SpikemaskError(f"cannot read {p} as a .npy array of numbers ({type(e).__name__})") from None
     check(isinstance(x, torch.Tensor), f"{p} does not hold a tensor")
+    check(not (x.is_complex() or x.dtype == torch.bool), f"{p} holds a {str(x.dtype).removeprefix('torch.')} tensor; "
+                                                          "images must be real numbers (float or integer pixels)")
     return (x.unsqueeze(0) if x.dim() == 3 else x).float()
 
 

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
 from spikemask.convert.conversion import convert, load_model
-from spikemask.errors import check_limits, check_option
+from spikemask.errors import check, check_limits, check_option, number_in
 from spikemask.io import atomic_write, write_json
 from spikemask.masks.placement import (
     CNN_PLACEMENT,
@@ -170,7 +170,8 @@ class SamConfig(MaskedSettings):
     steps: list[int] | None = field(default=None, metadata={"help": "time steps to show, 1-based (default: T)",
                                                             "min": 1})
     sites: str = field(default="*.norm1_site", metadata={"help": "glob of spike sites to map"})
-    gamma: float = field(default=0.5, metadata={"help": "SAM kernel decay γ"})
+    gamma: float = field(default=0.5, metadata={"help": "SAM kernel decay γ, in (0, 1]",
+                                                "check": number_in(0, 1, low_open=True)})
     options: dict[str, Any] = _options()
 
 
@@ -458,6 +459,7 @@ class Table3Result:
 
 
 FAMILIES = {"MST": "mst", "ResNet-18": "resnet18", "VGG-16": "vgg16"}   # Table 3 row label → config field
+FAMILY_MODELS = {"mst": "mst_swin_", "resnet18": "resnet18", "vgg16": "vgg16"}  # config field → model name prefix
 
 
 def table3(cfg: Table3Config) -> Table3Result:
@@ -465,6 +467,11 @@ def table3(cfg: Table3Config) -> Table3Result:
     cfg.validate()
     check_option(any(getattr(cfg, name) for name in FAMILIES.values()), tuple(FAMILIES.values()),
                  "must be given (checkpoint paths of at least one model family)")
+    for name, prefix in FAMILY_MODELS.items():                  # every slot checked before any simulation
+        for path in getattr(cfg, name):
+            held = load_checkpoint(path)["model_name"]
+            check_option(held.startswith(prefix), name, f"takes {prefix}* checkpoints, but {path} holds a {held}; "
+                                                        "pass it under its own family's flag")
     table: dict[str, list[dict[str, Any]]] = {}
     for family, name in FAMILIES.items():
         checkpoints = getattr(cfg, name)
@@ -549,4 +556,8 @@ def load_pretrained(cfg: PretrainedConfig) -> PretrainedResult:
     check_limits(cfg)
     model = create_model(cfg.model, num_classes=cfg.num_classes, in_channels=cfg.in_channels,
                          img_size=cfg.img_size, **cfg.options)
-    return PretrainedResult(model, load_swin_weights(model, cfg.weights), cfg.weights)
+    report = load_swin_weights(model, cfg.weights)
+    check(bool(report.loaded), f"no tensor of {cfg.weights} fits {cfg.model} by name and shape "
+                               f"({len(report.unused)} of its tensors unused); pass a Swin state dict of this size "
+                               "(nothing was written)")
+    return PretrainedResult(model, report, cfg.weights)

@@ -78,11 +78,14 @@ class ModelBatches:
             yield x.transpose(0, 1) if x.dim() == 5 else x        # loader frames [B, T, ...] → [T, B, ...]
 
 
-def load_spiking_transformer(path: str, device: torch.device, param: str) -> Spikformer:
-    """The Spikformer-family model of checkpoint ``path`` (given as parameter ``param``) on ``device``."""
+def load_spiking_transformer(path: str, device: torch.device, param: str, family: str | None = None) -> Spikformer:
+    """The Spikformer-family model of checkpoint ``path`` (given as parameter ``param``) on ``device``;
+    with ``family`` (``"spikformer"`` or ``"sdmformer"``) its registry name must start with it."""
     model = load_model(path)
     check_option(isinstance(model, Spikformer), param, f"holds a {type(model).__name__} ({path}); pass a "
                                                         "spikformer_* or sdmformer_* checkpoint")
+    check_option(family is None or (model.model_name or "").startswith(family), param,
+                 f"takes a {family}_* checkpoint, but {path} holds a {model.model_name}; are the two swapped?")
     return model.to(device)
 
 
@@ -106,8 +109,8 @@ def compare(cfg: CompareConfig) -> CompareResult:
     """Parameters (Table 1) and energy (Table 3) of the SDMFormer relative to the Spikformer."""
     cfg.validate()
     device = pick_device(cfg.device)
-    spk = load_spiking_transformer(cfg.spikformer, device, "spikformer")
-    sdm = load_spiking_transformer(cfg.sdmformer, device, "sdmformer")
+    spk = load_spiking_transformer(cfg.spikformer, device, "spikformer", "spikformer")
+    sdm = load_spiking_transformer(cfg.sdmformer, device, "sdmformer", "sdmformer")
     sizes = [(m.in_channels, m.img_size, m.num_classes) for m in (spk, sdm)]
     check(sizes[0] == sizes[1], f"the checkpoints were built for different data (channels, size, classes): "
                                 f"{sizes[0]} vs {sizes[1]}; compare models trained on the same dataset")

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from spikemask.io import write_json
 from spikemask.train.config import TrainConfig
-from spikemask.train.trainer import summarize_seeds, train
+from spikemask.train.trainer import check_run_folder, summarize_seeds, train
 
 
 def train_seeds(cfg: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
@@ -16,6 +16,7 @@ def train_seeds(cfg: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
     Returns:
         ``{"seeds", "test_accuracy": [fraction per seed], "mean", "std"}`` (sample std).
     """
+    check_run_folder(cfg.out, cfg.resume, cfg.overwrite, "seed_*/checkpoint.pt")
     runs = [train(dataclasses.replace(cfg, seed=s, out=str(Path(cfg.out) / f"seed_{s}"))) for s in seeds]
     summary = summarize_seeds(list(seeds), runs)
     write_json(Path(cfg.out) / "summary.json", summary)

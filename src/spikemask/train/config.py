@@ -72,6 +72,8 @@ class TrainConfig:
                 "each chunk recomputed in the backward, so memory stays that of S steps at any T; BatchNorm "
                 "then uses per-chunk batch statistics", "min": 1, "metavar": "S"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/checkpoint.pt"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace the run in OUT (without it, or --resume, a folder holding a checkpoint is refused)"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     max_batches: int | None = field(default=None, metadata={"help": "batches per epoch cap (quick checks)",
                                                             "min": 1})

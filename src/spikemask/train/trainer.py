@@ -145,11 +145,21 @@ def recompute_bn_stats(model: nn.Module, loader: DataLoader, device: torch.devic
 
 
 # ----------------------------------------------------------------------------- the run
+def check_run_folder(out: str | os.PathLike, resume: bool, overwrite: bool, pattern: str = "checkpoint.pt") -> None:
+    """Refuse to train into ``out`` when it holds a run (a file matching ``pattern``), unless the run is
+    resumed or overwriting it was asked for: a finished run is never replaced by accident."""
+    found = sorted(Path(out).glob(pattern))
+    check_option(resume or overwrite or not found, ("resume", "overwrite"),
+                 f"must be given to train into {out}: it holds a run already ({found[0] if found else ''}); "
+                 "or pick another out folder")
+
+
 class Trainer:
     """One training run; see the module docstring."""
 
     def __init__(self, cfg: TrainConfig) -> None:
         cfg.validate()
+        check_run_folder(cfg.out, cfg.resume, cfg.overwrite)
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.device = pick_device(cfg.device)
