@@ -354,3 +354,56 @@ def test_a_folder_of_28px_digits_trains_as_well_as_the_mnist_path(tmp_path, caps
     accuracy = {run: json.loads((tmp_path / run / "metrics.json").read_text())["test_accuracy"]
                 for run in ("mnist", "folder")}
     assert accuracy["mnist"] > 0.9 and abs(accuracy["folder"] - accuracy["mnist"]) < 0.03, accuracy
+
+
+def test_random_streams_continue_where_they_were_saved():
+    import random
+
+    import numpy as np
+
+    from spikemask.train.trainer import random_streams, set_random_streams
+    saved = random_streams()
+    first = (torch.rand(3), np.random.rand(3), random.random())
+    set_random_streams(saved)
+    again = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(first[0], again[0]) and np.array_equal(first[1], again[1]) and first[2] == again[2]
+
+
+def test_a_killed_two_process_masked_run_resumes_bit_for_bit(tmp_path):
+    """torchrun with 2 processes (gloo): SIGKILL after the first epoch's checkpoint, resume, compare with a
+    straight run. Each rank's random streams are saved (rank 0 gathers them) and restored on its rank."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from spikemask.checkpoint import load_checkpoint
+
+    def launch(out: Path, *extra: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                                 "-m", "spikemask.cli", "train", "--out", str(out), "--opt", "width=0.0625",
+                                 "--opt", "levels=4", "--batch-size", "32", "--epochs", "4", "--max-batches", "4",
+                                 "--mask-ratio", "0.5", "--mask-seed", "3", "--no-progress", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    straight = launch(tmp_path / "straight")
+    killed = launch(tmp_path / "killed")
+    deadline = time.time() + 300
+    while not (tmp_path / "killed" / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:    # torchrun and its workers (their own
+        try:                                                             # sessions): all name the run folder
+            if str(tmp_path / "killed").encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+    killed.wait()
+    assert straight.wait(timeout=600) == 0, straight.stderr.read()[-2000:]
+    ckpt = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert 1 <= ckpt["epoch"] < 4 and len(ckpt["streams"]) == 2
+    resumed = launch(tmp_path / "killed", "--resume")
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()[-2000:]
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert a["history"] == b["history"]
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])

@@ -4,8 +4,8 @@ Keys: ``model_name``, ``model_options``, ``num_classes``, ``in_channels``, ``img
 ``state_dict``, ``mask`` (RSM ratio/where/seed applied on top of the options), ``converted``
 (True for a converted SNN), ``neuron`` (the neuron it was converted with),
 and for training checkpoints ``epoch``, ``optimizer``, ``scheduler``,
-``config``, ``history`` and the random streams an exact resume needs: ``rng`` (torch's), ``mask_rng``
-and ``teacher_mask_rng`` (each seeded mask's own generator). Written atomically, read without
+``config``, ``history`` and ``streams``, the random streams an exact resume needs, one entry per process
+(torch's, numpy's and Python's global streams, and each seeded mask's own generator). Written atomically, read without
 unpickling code (:mod:`spikemask.io`).
 """
 from __future__ import annotations

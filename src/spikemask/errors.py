@@ -91,3 +91,7 @@ def number_in(low: float | None = None, high: float | None = None, *, low_open: 
         if not ok:
             raise SpikemaskError(f"must be a finite number {span}, got {value!r}")
     return validate
+
+
+check_seed = number_in(0, 2**32 - 1)
+"""A field check for random seeds: numpy accepts integers in [0, 2**32 - 1] only."""

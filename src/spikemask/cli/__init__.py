@@ -1,4 +1,6 @@
-"""The ``spikemask`` command line: one subcommand per module in :mod:`spikemask.cli`.
+"""The ``spikemask`` command line: energy-efficient spiking transformers (MST, SDMFormer) and CNNs.
+
+One subcommand per module in :mod:`spikemask.cli`.
 
 Each command module has ``register(subparsers)`` which adds its parser and sets ``func(args) -> int``.
 User errors (:class:`~spikemask.errors.SpikemaskError`) print one line and exit with status 2; an
@@ -30,7 +32,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="spikemask", description=__doc__.splitlines()[0].split(": ", 1)[-1])
+    parser = OneLineParser(prog="spikemask", description="spikemask: train, convert, mask, measure and compare "
+                          "spiking neural networks (MST, SDMFormer); `spikemask COMMAND --help` for each command")
     from spikemask import __version__
     parser.add_argument("--version", action="version", version=f"spikemask {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)

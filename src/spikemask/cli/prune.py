@@ -13,8 +13,10 @@ import torch
 
 from spikemask.checkpoint import save_checkpoint
 from spikemask.cli.common import positive_int
+from spikemask.cli.options import value_parser
 from spikemask.convert.conversion import load_model
 from spikemask.convert.simulate import simulate
+from spikemask.errors import check_seed
 from spikemask.io import write_json
 from spikemask.measure.synaptic import parameter_counts
 from spikemask.models.spikformer.pruning import prune
@@ -45,5 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt of an sdmformer_* model")
     p.add_argument("--out", default="runs/pruned", help="folder for checkpoint.pt and prune.json")
     p.add_argument("--check-batch", type=positive_int, default=8, help="random inputs for the equality check")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random check inputs")
+    p.add_argument("--seed", type=value_parser(int, check=check_seed), default=0,
+                   help="seed of the random check inputs")
     p.set_defaults(func=run)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from spikemask.cli.options import add_options, config_from_args
+from spikemask.cli.options import add_options, config_from_args, value_parser
+from spikemask.errors import check_seed
 from spikemask.studies.seeds import train_seeds
 from spikemask.train.config import TrainConfig
 from spikemask.train.trainer import train
@@ -29,6 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model; writes config.json, checkpoint.pt, metrics.json, training.png",
                        description="Train a registry model on a dataset. Works under `torchrun --nproc_per_node=N`.")
     add_options(p, TrainConfig)
-    p.add_argument("--seeds", type=int, nargs="+", help="train once per seed into OUT/seed_K and summarise "
-                   "accuracy as mean ± std in OUT/summary.json")
+    p.add_argument("--seeds", type=value_parser(int, check=check_seed), nargs="+",
+                   help="train once per seed into OUT/seed_K and summarise accuracy as mean ± std in OUT/summary.json")
     p.set_defaults(func=run)

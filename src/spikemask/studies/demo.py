@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from spikemask.convert.conversion import convert, load_model
 from spikemask.data import get_dataset
-from spikemask.errors import check_limits, number_in
+from spikemask.errors import check_limits, check_seed, number_in
 from spikemask.io import write_json
 from spikemask.masks.placement import CNN_PLACEMENT, CNN_PLACEMENTS
 from spikemask.masks.rsm import check_ratio
@@ -60,7 +60,7 @@ class DemoConfig:
     spikes: str = field(default="delivered", metadata={
         "help": "spikes in the power P: 'delivered' (after the masks) or 'fired' (before)",
         "choices": ("fired", "delivered")})
-    seed: int = field(default=0, metadata={"help": "seed of training and masks"})
+    seed: int = field(default=0, metadata={"help": "seed of training and masks", "check": check_seed})
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
     max_batches: int | None = field(default=None, metadata={
         "help": "cap batches per epoch and per evaluation (quick checks)", "min": 1})

@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 from spikemask.checkpoint import save_checkpoint
 from spikemask.convert.conversion import check_input, convert, is_spiking, saved_neuron
 from spikemask.convert.simulate import answer_by_step, simulate
-from spikemask.errors import SpikemaskError, check, check_limits, number_in
+from spikemask.errors import SpikemaskError, check, check_limits, check_seed, number_in
 from spikemask.io import load_torch, write_json
 from spikemask.masks.rsm import check_ratio
 from spikemask.measure.energy import ENERGY_MODELS, check_model
@@ -56,7 +56,8 @@ class CheckpointSettings:
     mask_ratio: float | None = field(default=None, metadata={
         "help": "override the RSM ratio of the checkpoint's masks", "check": check_ratio})
     mask_where: str = field(default="*", metadata={"help": "glob of mask names the ratio applies to"})
-    mask_seed: int | None = field(default=None, metadata={"help": "seed for reproducible masks"})
+    mask_seed: int | None = field(default=None, metadata={"help": "seed for reproducible masks",
+                                                                 "check": check_seed})
 
     def validate(self) -> None:
         """Raise :class:`~spikemask.errors.OptionError` for a field outside its limits."""

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
 from spikemask.convert.conversion import convert, load_model
-from spikemask.errors import check, check_limits, check_option, number_in
+from spikemask.errors import check, check_limits, check_option, check_seed, number_in
 from spikemask.io import atomic_write, write_json
 from spikemask.masks.placement import (
     CNN_PLACEMENT,
@@ -99,7 +99,8 @@ class MaskedSettings(EvalSettings):
     """:class:`~spikemask.studies.common.EvalSettings` plus where masks go and their seeds."""
 
     parts: list[str] = _parts("sa")
-    seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "mask seeds; mean ± std over them"})
+    seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "mask seeds; mean ± std over them",
+                                                                        "check": check_seed})
 
     def validate(self) -> None:  # noqa: D102
         super().validate()

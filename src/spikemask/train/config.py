@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from spikemask.errors import check_limits, check_option, number_in
+from spikemask.errors import check_limits, check_option, check_seed, number_in
 from spikemask.masks.rsm import MASK_MODES, check_ratio
 from spikemask.snn.qcfs import check_level_range
 
@@ -42,7 +42,8 @@ class TrainConfig:
                                                      "check": check_ratio})
     mask_where: str = field(default="*", metadata={
         "help": "glob of mask names to apply the ratio to, or a placement the model names (ResNet/VGG: conv, block)"})
-    mask_seed: int | None = field(default=None, metadata={"help": "seed for reproducible masks"})
+    mask_seed: int | None = field(default=None, metadata={"help": "seed for reproducible masks",
+                                                                 "check": check_seed})
     mask_mode: str = field(default="random", metadata={
         "help": "RSM in the ANN: random masks (paper) or scale by 1 - ratio (ours; the SNN always masks at random)",
         "choices": MASK_MODES})
@@ -60,7 +61,8 @@ class TrainConfig:
     kd_alpha: float = field(default=0.5, metadata={"help": "weight of the distillation term", "check": number_in(0, 1)})
     kd_temperature: float = field(default=4.0, metadata={"help": "distillation temperature τ",
                                                          "check": number_in(0, low_open=True)})
-    seed: int = field(default=0, metadata={"help": "seed of weights, data order and masks"})
+    seed: int = field(default=0, metadata={"help": "seed of weights, data order and masks",
+                                                 "check": check_seed})
     workers: int = field(default=0, metadata={"help": "data-loader worker processes", "min": 0})
     device: str = field(default="auto", metadata={"help": "cpu, cuda or auto"})
     amp: bool = field(default=False, metadata={"help": "bfloat16 autocast (GPU)"})

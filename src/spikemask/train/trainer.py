@@ -50,6 +50,30 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def random_streams() -> dict[str, Any]:
+    """This process's global random streams (torch on CPU and each CUDA device, numpy, Python) as tensors
+    and plain data, so that a checkpoint holding them loads without unpickling code."""
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    version, state, gauss = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                      "cached_gaussian": float(cached_gaussian)},
+            "python": {"version": version, "state": list(state), "gauss": gauss}}
+
+
+def set_random_streams(streams: dict[str, Any]) -> None:
+    """Continue every stream of :func:`random_streams` where it was saved."""
+    torch.set_rng_state(streams["torch"])
+    if streams["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(streams["cuda"])
+    n = streams["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    py = streams["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; an unavailable CUDA request falls back to CPU."""
     if name == "auto" or (name.startswith("cuda") and not torch.cuda.is_available()):
@@ -232,18 +256,25 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.start_epoch, self.history = ckpt["epoch"], ckpt.get("history", [])
-        if "rng" in ckpt:
-            torch.set_rng_state(ckpt["rng"])
-        set_mask_rng_states(self.model, ckpt.get("mask_rng", {}), self.device)
+        ranks = ckpt.get("streams", [])
+        check_option(len(ranks) == self.world, "resume", f"needs as many processes as wrote {path} "
+                     f"({len(ranks)}), got {self.world}; relaunch with --nproc_per_node={len(ranks)}")
+        mine = ranks[self.rank]
+        set_random_streams(mine["random"])
+        set_mask_rng_states(self.model, mine["mask_rng"], self.device)
         if self.teacher is not None:
-            set_mask_rng_states(self.teacher, ckpt.get("teacher_mask_rng", {}), self.device)
+            set_mask_rng_states(self.teacher, mine["teacher_mask_rng"], self.device)
 
-    def mask_streams(self) -> dict[str, dict[str, torch.Tensor]]:
-        """The random streams of the seeded masks (student and teacher), for an exact resume."""
-        streams = {"mask_rng": mask_rng_states(self.model)}
-        if self.teacher is not None:
-            streams["teacher_mask_rng"] = mask_rng_states(self.teacher)
-        return streams
+    def streams(self) -> list[dict[str, Any]]:
+        """Every random stream of every process, for an exact resume: ``[{"random": global streams,
+        "mask_rng": the student's seeded masks, "teacher_mask_rng": the teacher's}]``, one per rank."""
+        mine = {"random": random_streams(), "mask_rng": mask_rng_states(self.model),
+                "teacher_mask_rng": mask_rng_states(self.teacher) if self.teacher is not None else {}}
+        if self.world == 1:
+            return [mine]
+        ranks: list[Any] = [None] * self.world
+        dist.all_gather_object(ranks, mine)                    # every rank takes part; rank 0 saves them
+        return ranks
 
     def loss(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.teacher is None:
@@ -304,12 +335,13 @@ class Trainer:
                    "test_accuracy": evaluate_accuracy(self.model, self.test_loader, self.device),
                    "lr": self.scheduler.get_last_lr()[0]}
             self.history.append(row)
+            streams = self.streams()
             if self.rank == 0:
                 print(f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
                       f"train {row['train_accuracy']:.4f}  test {row['test_accuracy']:.4f}", flush=True)
                 save_checkpoint(self.out / "checkpoint.pt", self.model, epoch=epoch + 1, config=asdict(cfg),
                                 optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                                history=self.history, rng=torch.get_rng_state(), **self.mask_streams())
+                                history=self.history, streams=streams)
         metrics = {"model": self.model.model_name, "dataset": cfg.dataset, "world_size": self.world,
                    "mask": self.model.mask_setting, "epochs": cfg.epochs,
                    "test_accuracy": self.history[-1]["test_accuracy"] if self.history else None,
