@@ -116,8 +116,17 @@ def _is_torch_write_error(e: BaseException) -> bool:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return atomic_write(path, lambda f: json.dump(obj, f, indent=2, sort_keys=False), "w")
+    """Write ``obj`` as indented JSON to ``path`` atomically.
+
+    NaN and ±inf are refused (JSON has no such numbers, and a result holding one is broken): one
+    :class:`SpikemaskError` naming the path, and no file is written.
+    """
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError:
+        raise SpikemaskError(f"the result for {path} contains NaN or infinite numbers, so it was not written; "
+                             "check the inputs and options of the run") from None
+    return atomic_write(path, lambda f: f.write(text), "w")
 
 
 def save_torch(path: str | os.PathLike, obj: Any) -> Path:

@@ -471,8 +471,8 @@ def table3(cfg: Table3Config) -> Table3Result:
     for name, prefix in FAMILY_MODELS.items():                  # every slot checked before any simulation
         for path in getattr(cfg, name):
             held = load_checkpoint(path)["model_name"]
-            check_option(held.startswith(prefix), name, f"takes {prefix}* checkpoints, but {path} holds a {held}; "
-                                                        "pass it under its own family's flag")
+            check_option(held.startswith(prefix), name, f"takes {prefix}* checkpoints, but {path} holds model "
+                                                        f"{held}; pass it under its own family's flag")
     table: dict[str, list[dict[str, Any]]] = {}
     for family, name in FAMILIES.items():
         checkpoints = getattr(cfg, name)

@@ -85,7 +85,7 @@ def load_spiking_transformer(path: str, device: torch.device, param: str, family
     check_option(isinstance(model, Spikformer), param, f"holds a {type(model).__name__} ({path}); pass a "
                                                         "spikformer_* or sdmformer_* checkpoint")
     check_option(family is None or (model.model_name or "").startswith(family), param,
-                 f"takes a {family}_* checkpoint, but {path} holds a {model.model_name}; are the two swapped?")
+                 f"takes a {family}_* checkpoint, but {path} holds model {model.model_name}; are the two swapped?")
     return model.to(device)
 
 
