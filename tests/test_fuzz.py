@@ -43,6 +43,7 @@ def base_commands(f: dict[str, str]) -> dict[str, list[str]]:
         "convert": ["convert", "--checkpoint", f["vgg"]],
         "evaluate": ["evaluate", "--checkpoint", f["vgg"], "--max-batches", "1", "--batch-size", "4", *sim],
         "energy": ["energy", "--checkpoint", f["vgg"], "--max-batches", "1", "--batch-size", "4", *sim],
+        "export": ["export", "--checkpoint", f["vgg"], "--max-batches", "1", "--batch-size", "4", *sim],
         "models": ["models"],
         "data prepare": ["data", "prepare", "--dataset", "nmnist", "--root", f["nmnist"], "--frames", "2",
                          "--no-progress"],

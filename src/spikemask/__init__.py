@@ -1,6 +1,8 @@
 """spikemask: energy-efficient spiking transformers with spike masks (MST and SDMFormer)."""
 from spikemask.errors import SpikemaskError
 from spikemask.models import create_model, list_models
+from spikemask.models.base import SpikingClassifier
 
 __version__ = "0.1.0"
-__all__ = ["SpikemaskError", "create_model", "list_models", "__version__"]
+from_pretrained = SpikingClassifier.from_pretrained   # a shared-model folder or Hub id → its registry model
+__all__ = ["SpikemaskError", "SpikingClassifier", "create_model", "from_pretrained", "list_models", "__version__"]

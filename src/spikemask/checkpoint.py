@@ -20,6 +20,7 @@ from spikemask.errors import SpikemaskError
 from spikemask.io import load_torch, save_torch
 from spikemask.masks.placement import apply_mask_setting
 from spikemask.models import create_model
+from spikemask.pretrained import HUB_PREFIX, is_pretrained_folder, read_pretrained, resolve
 
 REQUIRED = ("model_name", "model_options", "num_classes", "in_channels", "img_size", "state_dict")
 
@@ -43,7 +44,13 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> 
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint dict and check that it has what a model needs."""
+    """Read a checkpoint dict and check that it has what a model needs.
+
+    ``path`` is a ``.pt`` file, a shared-model folder (``spikemask export``, ``save_pretrained``) or a
+    Hugging Face Hub repository ``hf://owner/name`` (:mod:`spikemask.pretrained`).
+    """
+    if str(path).startswith(HUB_PREFIX) or is_pretrained_folder(path):
+        return read_pretrained(resolve(path))
     ckpt = load_torch(path)
     missing = [k for k in REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ import threading
 from spikemask.errors import OptionError, SpikemaskError
 from spikemask.io import prepare_folder, remove_empty
 
-COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "models"]
+COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "export", "models"]
 OPTIONAL_COMMANDS = ["data", "mst", "sdm", "prune"]  # registered when their module exists
 
 
@@ -64,6 +65,7 @@ def _out_of_memory(e: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)              # the command as given, for records
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"spikemask {args.command}: error: out of memory; lower --batch-size or -T (or "
                          "--time-chunk)\n")
         return 2
+    except BrokenPipeError:                                                # e.g. `spikemask models | head -1`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())       # no second error at exit
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("spikemask: interrupted; the last complete checkpoint and results are kept\n")
         return 130

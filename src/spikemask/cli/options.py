@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import shlex
 import types
 import typing
 from typing import Any, Callable, Iterable
@@ -184,3 +185,32 @@ def config_from_args(args: argparse.Namespace, cls: type, **values: Any) -> Any:
             given = tuple(given)
         values[f.name] = given
     return cls(**values)
+
+
+# ----------------------------------------------------------------------------- values → a command line
+def command_line(prog: str, cls: type, values: dict[str, Any]) -> str:
+    """The command line ``prog --flag value ...`` that gives the fields of dataclass ``cls`` the ``values``
+    (e.g. a checkpoint's saved ``TrainConfig``); fields at their default are left out."""
+    hints, parts = typing.get_type_hints(cls), []
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        value, default = values[f.name], _default(f)
+        same = list(value) == list(default) if isinstance(value, (list, tuple)) and isinstance(
+            default, (list, tuple)) else value == default
+        if same or (value is None and default is dataclasses.MISSING):
+            continue
+        kind, flag = _kind(hints[f.name]), next(n for n in flag_names(f) if n.startswith("--"))
+        if kind.value is bool:
+            parts.append(flag)
+        elif kind.repeated and kind.many:
+            for d in value:
+                parts += [flag, ",".join(f"{k}={v}" for k, v in d.items())]
+        elif kind.repeated:
+            for k, v in value.items():
+                parts += [flag, f"{k}={v}"]
+        elif kind.many or kind.count:
+            parts += [flag, *map(str, value)]
+        else:
+            parts += [flag, str(value)]
+    return " ".join([prog, *(shlex.quote(p) for p in parts)])

@@ -16,13 +16,18 @@ Every model built by :func:`~spikemask.models.create_model` is a :class:`Spiking
   ``filter_state_dict()``: maps older saved layouts onto the model's keys.
 - ``model_config``: the one record that rebuilds the model (:class:`ModelConfig`), written by the
   registry, the conversion and the mask placement — and saved in checkpoints.
+- ``save_pretrained(folder)`` / ``from_pretrained(folder_or_repo_id)``: safetensors weights, a JSON
+  config and a model card (:mod:`spikemask.pretrained`), through ``huggingface_hub.ModelHubMixin``, so
+  ``push_to_hub`` works too where a network exists.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from huggingface_hub import ModelHubMixin
 from torch import nn
 
 from spikemask.errors import check
@@ -51,7 +56,8 @@ class ModelConfig:
     neuron: str = "if"
 
 
-class SpikingClassifier(nn.Module):
+class SpikingClassifier(nn.Module, ModelHubMixin, library_name="spikemask", tags=["spiking-neural-network"],
+                        repo_url="https://github.com/spikemask/spikemask"):
     """Base of every registry model (module docstring). Subclasses define the two forward halves.
 
     Args:
@@ -125,6 +131,38 @@ class SpikingClassifier(nn.Module):
         The default is the identity; a family overrides it to read older or foreign layouts.
         """
         return state
+
+    # --------------------------------------------------------------------- sharing (huggingface_hub's mixin)
+    def save_pretrained(self, save_directory: str | os.PathLike, *, card: Any = None, **hub_options: Any) -> None:
+        """Write ``save_directory``: ``model.safetensors``, ``config.json`` and the model card ``README.md``
+        (a :class:`spikemask.pretrained.Card` of facts; the model's record alone without one), atomically.
+
+        ``hub_options`` are the mixin's (``config``, ``model_card_kwargs``, ...); the folder is spikemask's
+        own, so they are not used, except ``push_to_hub=True`` with ``repo_id``, which uploads it.
+        """
+        from spikemask.pretrained import save_pretrained
+        save_pretrained(self, save_directory, card)
+        if hub_options.get("push_to_hub"):
+            self.push_to_hub(hub_options.get("repo_id") or os.path.basename(os.fspath(save_directory)))
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **hub_options: Any):
+        """The model of a shared-model folder or Hub repository (``owner/name``), with one-line errors
+        (:class:`~spikemask.errors.SpikemaskError`) for a missing, mixed or foreign folder, or no network."""
+        from spikemask.pretrained import resolve
+        folder = resolve(pretrained_model_name_or_path, hub_options.get("revision"), hub_options.get("cache_dir"),
+                         hub_options.get("local_files_only", False), hub_options.get("token"))
+        return cls._from_pretrained(model_id=str(folder))      # config.json is read and checked there
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, **ignored: Any):
+        """The mixin's hook: ``model_id`` is a local folder here (:meth:`from_pretrained` resolved it, and
+        :func:`spikemask.pretrained.read_pretrained` checks its files before the model is built)."""
+        from spikemask.checkpoint import build_model, load_checkpoint
+        model = build_model(load_checkpoint(model_id))
+        check(isinstance(model, cls), f"{model_id} holds a {type(model).__name__} ({model.model_name}), not a "
+                                      f"{cls.__name__}; load it with spikemask.from_pretrained")
+        return model
 
     def no_weight_decay(self) -> set[str]:
         """Parameters without weight decay: every 1-D parameter (biases, norms, QCFS λ, masks; M16, A2)."""
