@@ -128,7 +128,7 @@ def test_printed_models_show_their_spiking_settings():
     assert "levels=4, threshold=2" in ann_text and "ratio=0.5, mode='random', seed=1" in ann_text
     assert "grid=14, window=7, shift=3" in ann_text and "softmax='code'" in ann_text
     snn_text = repr(convert(mst, hold_masks=True))
-    assert "threshold=2, v_init=0.5, step_mode='m'" in snn_text and "ratio=0.5, held, seed=1" in snn_text
+    assert "threshold=2, v_init=0.5, reset=soft, step_mode='m'" in snn_text and "ratio=0.5, held, seed=1" in snn_text
     assert "SpikeProduct(mode='rate')" in snn_text
     sdm = repr(spikemask.create_model("sdmformer_2_64", in_channels=1, img_size=16, patch=4, heads=2,
                                       mask_penalty=0.01))

@@ -78,7 +78,7 @@ def test_export_then_from_pretrained_gives_identical_logits_and_spikes(family, c
         assert section in card.content, section
     if family == "vgg":
         assert "spikemask train --out" in card.content and "ANN (QCFS, T = 1)" in card.content
-        assert "IFNeuron (v_init=0.5)" in card.content
+        assert "IFNeuron (v_init=0.5, reset=soft)" in card.content
     if family == "sdmformer":
         assert "kept_channels" in card.content                            # the pruned layout is in the record
 

@@ -56,6 +56,7 @@ def loading_paths(f, out):
         "convert": ["convert", "--checkpoint", p, "--out", out],
         "convert, valid checkpoint carrying a payload": ["convert", "--checkpoint", f["carrier"], "--out", out],
         "energy": ["energy", "--checkpoint", p, "--out", out, *quick],
+        "export": ["export", "--checkpoint", p, "--out", out, *quick],
         "prune": ["prune", "--checkpoint", p, "--out", out],
         "train --init": ["train", "--init", p, "--out", out, "--epochs", "1", "--max-batches", "1"],
         "train --teacher": ["train", "--teacher", p, "--opt", "width=0.0625", "--out", out, "--epochs", "1",

@@ -161,6 +161,7 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, card: Card | No
         (tmp / CARD).write_text(render_card(config, card or Card()))
         for path in tmp.iterdir():
             os.chmod(path, 0o666 & ~_umask())
+        os.chmod(tmp, 0o777 & ~_umask())                      # mkdtemp makes it private (0700)
         _move_into_place(tmp, folder)
     except OSError as e:
         raise SpikemaskError(f"could not write {folder} ({e.strerror or e}); free disk space or write elsewhere; "

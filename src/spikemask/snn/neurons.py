@@ -97,7 +97,7 @@ class IFNeuron(BaseNeuron):
         return out, (v,)
 
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold.item():.4g}, v_init={self.v_init}, step_mode={self.step_mode!r}"
+        return f"threshold={self.threshold.item():.4g}, v_init={self.v_init}, reset=soft, step_mode={self.step_mode!r}"
 
 
 class LIFNeuron(BaseNeuron):
@@ -182,7 +182,7 @@ class SignedIFNeuron(BaseNeuron):
 
     def extra_repr(self) -> str:
         return (f"threshold={self.threshold.item():.4g}, levels={self.levels}, max_spikes={self.max_spikes}, "
-                f"v_init={self.v_init}, step_mode={self.step_mode!r}")
+                f"v_init={self.v_init}, reset=soft, step_mode={self.step_mode!r}")
 
 
 NEURON_HELP = "'if' (MST: IF, rate coding), 'signed' (ST-BIF⁺: ±1 spike per step) or 'burst:k' (up to k per step)"

@@ -38,8 +38,9 @@ class ExportResult:
 
 
 def describe_neurons(model: nn.Module) -> tuple[str | None, dict[str, float] | None]:
-    """``("15 × IFNeuron (v_init=0.5)", {"count", "min", "median", "max"})``: the neurons of ``model`` by
-    type with their settings, and their thresholds θ; ``(None, None)`` for a model without neurons."""
+    """``("15 × IFNeuron (v_init=0.5, reset=soft)", {"count", "min", "median", "max"})``: the neurons of
+    ``model`` by type with their settings (soft reset: by subtraction), and their thresholds θ;
+    ``(None, None)`` for a model without neurons."""
     neurons = [m for m in model.modules() if isinstance(m, BaseNeuron)]
     if not neurons:
         return None, None
