@@ -18,9 +18,10 @@ import torch
 from common import image_batches, timing_parser, write_record
 
 import spikemask
-from spikemask.checkpoint import build_model, load_checkpoint
+from spikemask.checkpoint import load_checkpoint
 from spikemask.convert.conversion import convert
 from spikemask.convert.simulate import simulate
+from spikemask.models.record import build_model
 
 OPTIONS = {"vgg16": dict(width=0.25, levels=4), "mst_swin_micro": dict(levels=8, softmax="none")}
 

@@ -114,8 +114,9 @@ def test_evaluate_scores_ann_and_snn_on_the_same_images(ckpt, tmp_path, capsys):
 
 
 def test_evaluate_rebuilds_the_checkpoint_with_option_overrides(ckpt, tmp_path, capsys):
-    from spikemask.checkpoint import build_model, load_checkpoint
+    from spikemask.checkpoint import load_checkpoint
     from spikemask.data import get_dataset
+    from spikemask.models.record import build_model
     out = tmp_path / "eval"
     assert main(["evaluate", "--checkpoint", str(ckpt), "--opt", "levels=2", "-T", "2", "--batch-size", "16",
                  "--max-batches", "1", "--out", str(out), "--no-progress"]) == 0

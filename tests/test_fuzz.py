@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from test_official_checkpoints import fill, official_spikformer_layout
 
 import spikemask
 from spikemask.checkpoint import save_checkpoint
@@ -44,6 +45,7 @@ def base_commands(f: dict[str, str]) -> dict[str, list[str]]:
         "evaluate": ["evaluate", "--checkpoint", f["vgg"], "--max-batches", "1", "--batch-size", "4", *sim],
         "energy": ["energy", "--checkpoint", f["vgg"], "--max-batches", "1", "--batch-size", "4", *sim],
         "export": ["export", "--checkpoint", f["vgg"], "--max-batches", "1", "--batch-size", "4", *sim],
+        "load": ["load", "--family", "spikformer", "--weights", f["official"]],
         "models": ["models"],
         "data prepare": ["data", "prepare", "--dataset", "nmnist", "--root", f["nmnist"], "--frames", "2",
                          "--no-progress"],
@@ -139,11 +141,12 @@ def files(tmp_path):
         for label in ("0", "1"):
             for i in range(count):
                 ef.write_atis_bin(tmp_path / "nmnist" / split / label / f"{i}.bin", ef.random_events(rng, 100, 34, 34))
+    torch.save({"model": fill(official_spikformer_layout(dim=64))}, tmp_path / "official.pth")
     weights = tmp_path / "swin.pth"
     torch.save(spikemask.create_model("mst_swin_micro", in_channels=1, img_size=28).state_dict(), weights)
     return {"vgg": saved("vgg16", width=0.0625, levels=4), "mst": saved("mst_swin_micro", embed_dim=16),
             "spikformer": saved("spikformer_2_64", time_steps=2), "sdmformer": saved("sdmformer_2_64", time_steps=2),
-            "weights": str(weights), "nmnist": str(tmp_path / "nmnist")}
+            "weights": str(weights), "nmnist": str(tmp_path / "nmnist"), "official": str(tmp_path / "official.pth")}
 
 
 def test_every_option_of_every_command_survives_odd_values(files, tmp_path, capsys, monkeypatch):

@@ -14,11 +14,12 @@ from safetensors.torch import load_file, save_file
 from test_pruning import masked_model
 
 import spikemask
-from spikemask.checkpoint import save_checkpoint
+from spikemask.checkpoint import load_checkpoint, save_checkpoint
 from spikemask.cli import main
 from spikemask.convert.conversion import convert
 from spikemask.convert.simulate import simulate
 from spikemask.errors import SpikemaskError
+from spikemask.models.record import build_model
 from spikemask.snn.neurons import BaseNeuron
 
 
@@ -55,7 +56,7 @@ def test_export_then_from_pretrained_gives_identical_logits_and_spikes(family, c
                  "--batch-size", "16", "--no-progress", "--out", str(folder)]) == 0
     assert "wrote" in capsys.readouterr().out
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
-    original = spikemask.checkpoint.build_model(spikemask.checkpoint.load_checkpoint(checkpoints[family])).eval()
+    original = build_model(load_checkpoint(checkpoints[family])).eval()
     shared = spikemask.from_pretrained(folder).eval()
     assert type(shared) is type(original) and shared.model_config == original.model_config
     x = torch.rand(2, 1, 28, 28)

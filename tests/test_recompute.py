@@ -58,7 +58,8 @@ def test_bad_chunk_size_is_refused():
 def test_training_with_channels_last_and_checkpointed_time(tmp_path):
     """`spikemask train --channels-last --checkpoint-steps 2` trains a Spikformer (T = 4 in chunks of 2)
     and writes a checkpoint that rebuilds the model."""
-    from spikemask.checkpoint import build_model, load_checkpoint
+    from spikemask.checkpoint import load_checkpoint
+    from spikemask.models.record import build_model
     from spikemask.train.config import TrainConfig
     from spikemask.train.trainer import train
 

@@ -14,10 +14,11 @@ import pytest
 import torch
 
 import spikemask
-from spikemask.checkpoint import model_record, save_checkpoint
+from spikemask.checkpoint import save_checkpoint
 from spikemask.cli import main
 from spikemask.data.events.cache import FrameCache
 from spikemask.errors import SpikemaskError
+from spikemask.models.record import model_record
 
 
 class Payload:
@@ -57,6 +58,7 @@ def loading_paths(f, out):
         "convert, valid checkpoint carrying a payload": ["convert", "--checkpoint", f["carrier"], "--out", out],
         "energy": ["energy", "--checkpoint", p, "--out", out, *quick],
         "export": ["export", "--checkpoint", p, "--out", out, *quick],
+        "load (the authors' checkpoints)": ["load", "--weights", p, "--out", out],
         "prune": ["prune", "--checkpoint", p, "--out", out],
         "train --init": ["train", "--init", p, "--out", out, "--epochs", "1", "--max-batches", "1"],
         "train --teacher": ["train", "--teacher", p, "--opt", "width=0.0625", "--out", out, "--epochs", "1",

@@ -10,7 +10,7 @@ A shared model is a folder (local, or a Hugging Face Hub repository) of three fi
   and a ``spikemask`` block repeating the model name and the weights' sha256) and the facts of
   :class:`Card`.
 
-:func:`save_pretrained` writes the folder atomically (into a temporary folder beside it, then renamed);
+:func:`write_pretrained` writes the folder atomically (into a temporary folder beside it, then renamed);
 :func:`read_pretrained` reads it back as a checkpoint dict after checking the files agree (the config
 with the weights' hash, the card with the config); :func:`resolve` turns a hub id into a local folder
 through ``huggingface_hub``. Every registry model has ``model.save_pretrained(folder)`` and
@@ -26,10 +26,9 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from torch import nn
 
 from spikemask.errors import SpikemaskError, check
 
@@ -134,29 +133,27 @@ def _energy_lines(e: dict[str, Any]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- writing
-def save_pretrained(model: nn.Module, folder: str | os.PathLike, card: Card | None = None) -> Path:
-    """Write ``model`` as a shared-model folder (module docstring) and return its path.
+def write_pretrained(record: dict[str, Any], folder: str | os.PathLike, card: Card | None = None) -> Path:
+    """Write a model's ``record`` (:func:`spikemask.models.record.model_record`: the registry record and its
+    ``state_dict``) as a shared-model folder (module docstring) and return its path.
 
     The files are written into a temporary folder beside ``folder`` and moved into place only when all
     three are complete; an earlier export in ``folder`` is replaced, anything else there is refused.
     """
     from safetensors.torch import save_file
 
-    from spikemask import __version__
-    from spikemask.checkpoint import model_record
-
     folder = Path(folder)
     check(not folder.exists() or folder.is_dir(), f"{folder} is a file; pick a folder for the shared model")
     foreign = sorted(p.name for p in folder.iterdir() if p.name not in (WEIGHTS, CONFIG, CARD)) \
         if folder.is_dir() else []
     check(not foreign, f"{folder} holds other files ({', '.join(foreign[:3])}); export into an empty folder")
-    record = model_record(model)
-    weights = {k: v.contiguous().clone() for k, v in record.pop("state_dict").items()}
+    config = {k: v for k, v in record.items() if k != "state_dict"}
+    weights = {k: v.contiguous().clone() for k, v in record["state_dict"].items()}
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.{os.getpid()}.", suffix=".tmp"))
     try:
         save_file(weights, tmp / WEIGHTS, metadata={"format": "pt", "library": "spikemask"})
-        config = {"spikemask_version": __version__, **record, "weights_sha256": _sha256(tmp / WEIGHTS)}
+        config = {"spikemask_version": _version(), **config, "weights_sha256": _sha256(tmp / WEIGHTS)}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, allow_nan=False))
         (tmp / CARD).write_text(render_card(config, card or Card()))
         for path in tmp.iterdir():
@@ -169,6 +166,14 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, card: Card | No
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _version() -> str:
+    """The installed spikemask's version (its package metadata)."""
+    try:
+        return metadata.version("spikemask")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _move_into_place(tmp: Path, folder: Path) -> None:

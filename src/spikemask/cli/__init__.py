@@ -20,7 +20,7 @@ import threading
 from spikemask.errors import OptionError, SpikemaskError
 from spikemask.io import prepare_folder, remove_empty
 
-COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "export", "models"]
+COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "export", "load", "models"]
 OPTIONAL_COMMANDS = ["data", "mst", "sdm", "prune"]  # registered when their module exists
 
 

@@ -31,12 +31,13 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from spikemask.checkpoint import build_model, load_checkpoint
+from spikemask.checkpoint import load_checkpoint
 from spikemask.errors import check
 from spikemask.masks.placement import masks
 from spikemask.masks.rsm import HeldSpikeMask, SpikeMask
 from spikemask.models.layers import AddConstant
 from spikemask.models.mst.attention import AttentionProduct, SpikeProduct
+from spikemask.models.record import build_model
 from spikemask.snn.coding import DeltaEncoder, onset_only
 from spikemask.snn.neurons import BaseNeuron, IFNeuron, SignedIFNeuron, parse_neuron
 from spikemask.snn.qcfs import QCFS
@@ -90,7 +91,7 @@ def convert(ann: nn.Module, v_init: float = 0.5, hold_masks: bool = False, neuro
         count = _replace(snn, QCFS, lambda q: IFNeuron(q.threshold.detach().clone(), v_init))
     check(count > 0, "this model has no QCFS activations to convert; train it with a conversion model "
                      "(e.g. vgg16, resnet18, mst_swin_*) or pass a checkpoint of one")
-    if getattr(snn, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
+    if getattr(snn, "model_config", None) is not None:     # the registry record (models._registry.ModelConfig)
         snn.model_config = replace(snn.model_config, converted=True, neuron=neuron)
     return snn
 

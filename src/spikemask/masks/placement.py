@@ -114,7 +114,7 @@ def apply_mask_setting(model: nn.Module, setting: dict[str, Any] | None) -> None
     if setting and setting.get("ratio", 0) > 0:
         set_mask_ratio(model, setting["ratio"], resolve_where(model, setting.get("where", "*")), setting.get("seed"),
                        setting.get("mode", "random"))
-    if getattr(model, "model_config", None) is not None:     # the registry record (models.base.ModelConfig)
+    if getattr(model, "model_config", None) is not None:     # the registry record (models._registry.ModelConfig)
         model.model_config = replace(model.model_config, mask=setting)
 
 

@@ -7,6 +7,7 @@
 - :mod:`.synaptic`: SDMFormer's Table 2 (eqs. 7–8) from the recorder's counts, parameter counts.
 - :mod:`.evaluation`: accuracy after every step and the energy report of an SNN over a test loader.
 - :mod:`.sam`, :mod:`.activity`: spike activation maps (MST Fig. 7), SDMFormer's Fig. 1a and Fig. 4 analyses.
+- :mod:`.neurobench`: spikemask SNNs in NeuroBench 2.3.0 (optional; not imported here).
 
 Only :mod:`.recorder` registers forward hooks (``tests/test_architecture.py`` checks it).
 """

@@ -6,17 +6,43 @@ Its options are the keyword parameters with defaults of the entry point itself, 
 points that forward ``**kwargs`` — of the builder named in ``@register_model(options_from=...)``,
 with the entry point's own defaults on top. :func:`create_model` forwards only what it was given,
 so each model's own defaults apply (Spikformer: 2 channels, 128 px), validates option names, and
-writes the model's :class:`~spikemask.models.base.ModelConfig` record. Registering a name twice
+writes the model's :class:`ModelConfig` record. Registering a name twice
 raises.
 """
 from __future__ import annotations
 
 import fnmatch
 import inspect
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 from spikemask.errors import SpikemaskError
-from spikemask.models.base import ModelConfig, SpikingClassifier
+
+if TYPE_CHECKING:
+    from spikemask.models.base import SpikingClassifier
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The record that rebuilds a model: registry name, input/output sizes, options and state flags.
+
+    Attributes:
+        name: registry name (``"vgg16"``); options: the builder options it was created with.
+        num_classes, in_channels, img_size: output classes, input channels, input side (pixels).
+        mask: the Random Spike Masking setting applied on top (``{"ratio", "where", "seed", "mode"}``
+            or None; :func:`spikemask.masks.placement.apply_mask_setting`).
+        converted: True for an SNN made by :func:`spikemask.convert.conversion.convert`.
+        neuron: the neuron it was converted with (``'if'``, ``'signed'``, ``'burst:k'``).
+    """
+
+    name: str
+    num_classes: int
+    in_channels: int
+    img_size: int
+    options: dict[str, Any] = field(default_factory=dict)
+    mask: dict[str, Any] | None = None
+    converted: bool = False
+    neuron: str = "if"
+
 
 SIZE_ARGS = ("num_classes", "in_channels", "img_size")
 _MODELS: dict[str, Callable[..., SpikingClassifier]] = {}

@@ -14,8 +14,9 @@ Every model built by :func:`~spikemask.models.create_model` is a :class:`Spiking
   (1 for conversion models trained as ANNs, the ``time_steps`` option for Spikformer/SDMFormer).
 - ``no_weight_decay()``: names of the parameters the optimizer must not decay;
   ``filter_state_dict()``: maps older saved layouts onto the model's keys.
-- ``model_config``: the one record that rebuilds the model (:class:`ModelConfig`), written by the
-  registry, the conversion and the mask placement — and saved in checkpoints.
+- ``model_config``: the one record that rebuilds the model
+  (:class:`~spikemask.models._registry.ModelConfig`), written by the registry, the conversion and the
+  mask placement — and saved in checkpoints (:mod:`spikemask.models.record`).
 - ``save_pretrained(folder)`` / ``from_pretrained(folder_or_repo_id)``: safetensors weights, a JSON
   config and a model card (:mod:`spikemask.pretrained`), through ``huggingface_hub.ModelHubMixin``, so
   ``push_to_hub`` works too where a network exists.
@@ -23,37 +24,18 @@ Every model built by :func:`~spikemask.models.create_model` is a :class:`Spiking
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from huggingface_hub import ModelHubMixin
 from torch import nn
 
 from spikemask.errors import check
+from spikemask.models.record import build_model, model_record
+from spikemask.pretrained import read_pretrained, resolve, write_pretrained
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The record that rebuilds a model: registry name, input/output sizes, options and state flags.
-
-    Attributes:
-        name: registry name (``"vgg16"``); options: the builder options it was created with.
-        num_classes, in_channels, img_size: output classes, input channels, input side (pixels).
-        mask: the Random Spike Masking setting applied on top (``{"ratio", "where", "seed", "mode"}``
-            or None; :func:`spikemask.masks.placement.apply_mask_setting`).
-        converted: True for an SNN made by :func:`spikemask.convert.conversion.convert`.
-        neuron: the neuron it was converted with (``'if'``, ``'signed'``, ``'burst:k'``).
-    """
-
-    name: str
-    num_classes: int
-    in_channels: int
-    img_size: int
-    options: dict[str, Any] = field(default_factory=dict)
-    mask: dict[str, Any] | None = None
-    converted: bool = False
-    neuron: str = "if"
+if TYPE_CHECKING:
+    from spikemask.models._registry import ModelConfig
 
 
 class SpikingClassifier(nn.Module, ModelHubMixin, library_name="spikemask", tags=["spiking-neural-network"],
@@ -140,8 +122,7 @@ class SpikingClassifier(nn.Module, ModelHubMixin, library_name="spikemask", tags
         ``hub_options`` are the mixin's (``config``, ``model_card_kwargs``, ...); the folder is spikemask's
         own, so they are not used, except ``push_to_hub=True`` with ``repo_id``, which uploads it.
         """
-        from spikemask.pretrained import save_pretrained
-        save_pretrained(self, save_directory, card)
+        write_pretrained(model_record(self), save_directory, card)
         if hub_options.get("push_to_hub"):
             self.push_to_hub(hub_options.get("repo_id") or os.path.basename(os.fspath(save_directory)))
 
@@ -149,7 +130,6 @@ class SpikingClassifier(nn.Module, ModelHubMixin, library_name="spikemask", tags
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **hub_options: Any):
         """The model of a shared-model folder or Hub repository (``owner/name``), with one-line errors
         (:class:`~spikemask.errors.SpikemaskError`) for a missing, mixed or foreign folder, or no network."""
-        from spikemask.pretrained import resolve
         folder = resolve(pretrained_model_name_or_path, hub_options.get("revision"), hub_options.get("cache_dir"),
                          hub_options.get("local_files_only", False), hub_options.get("token"))
         return cls._from_pretrained(model_id=str(folder))      # config.json is read and checked there
@@ -158,8 +138,7 @@ class SpikingClassifier(nn.Module, ModelHubMixin, library_name="spikemask", tags
     def _from_pretrained(cls, *, model_id: str, **ignored: Any):
         """The mixin's hook: ``model_id`` is a local folder here (:meth:`from_pretrained` resolved it, and
         :func:`spikemask.pretrained.read_pretrained` checks its files before the model is built)."""
-        from spikemask.checkpoint import build_model, load_checkpoint
-        model = build_model(load_checkpoint(model_id))
+        model = build_model(read_pretrained(model_id))
         check(isinstance(model, cls), f"{model_id} holds a {type(model).__name__} ({model.model_name}), not a "
                                       f"{cls.__name__}; load it with spikemask.from_pretrained")
         return model

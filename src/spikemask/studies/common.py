@@ -12,10 +12,11 @@ from typing import Any, Callable, Iterable
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from spikemask.checkpoint import build_model, load_checkpoint
+from spikemask.checkpoint import load_checkpoint
 from spikemask.data import get_dataset
 from spikemask.errors import check, check_limits, check_option, number_in
 from spikemask.masks.placement import apply_mask_setting
+from spikemask.models.record import build_model
 
 Log = Callable[[str], None] | None   # gets one line of text per finished step (e.g. print); None: quiet
 

@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from spikemask.convert.conversion import convert, is_spiking, saved_neuron
-from spikemask.pretrained import Card, save_pretrained
+from spikemask.pretrained import Card
 from spikemask.snn.neurons import BaseNeuron
 from spikemask.studies.evaluate import CheckpointSettings, EvaluateConfig, SimulationSettings, evaluate
 
@@ -70,4 +70,5 @@ def export(cfg: ExportConfig, out: str | Path, commands: list[str] | None = None
         card.dataset, card.split, card.images = cfg.dataset, "test", result.snn["images"]
         card.time_steps, card.ann_accuracy, card.energy = cfg.time_steps, result.ann_accuracy, energy
         card.snn_accuracy = {int(t): a for t, a in result.snn["accuracy_by_step"].items()}
-    return ExportResult(save_pretrained(model, out, card), card)
+    model.save_pretrained(out, card=card)
+    return ExportResult(Path(out), card)

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
+from spikemask.checkpoint import load_checkpoint, save_checkpoint
 from spikemask.convert.conversion import convert, load_model
 from spikemask.errors import check, check_limits, check_option, check_seed, number_in
 from spikemask.io import atomic_write, write_json
@@ -57,6 +57,7 @@ from spikemask.measure.sam import sam as activation_maps
 from spikemask.models import create_model
 from spikemask.models.mst.pretrained import LoadReport, load_swin_weights
 from spikemask.models.mst.swin import MSTSwin
+from spikemask.models.record import build_model
 from spikemask.report.plots import errorbar_plot, plot_accuracy_vs_steps, plot_sam_grid
 from spikemask.report.tables import Table3Row, mean_std
 from spikemask.report.tables import table3 as render_table3

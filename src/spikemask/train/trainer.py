@@ -28,13 +28,14 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from spikemask.checkpoint import build_model, load_checkpoint, save_checkpoint
+from spikemask.checkpoint import load_checkpoint, save_checkpoint
 from spikemask.data import get_dataset
 from spikemask.errors import OptionError, SpikemaskError, check, check_option
 from spikemask.io import write_json
 from spikemask.masks.placement import apply_mask_setting, mask_rng_states, set_mask_rng_states
 from spikemask.models import create_model
 from spikemask.models.base import SpikingClassifier
+from spikemask.models.record import build_model
 from spikemask.report.tables import mean_std
 from spikemask.snn.functional import batch_to_time_major, reset_net
 from spikemask.snn.qcfs import set_level_jitter

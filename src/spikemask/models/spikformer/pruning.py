@@ -66,7 +66,7 @@ def prune(model: SDMFormer) -> SDMFormer:
     """A new SDMFormer without the masked channels of ``model``; same spikes and logits (module docstring).
 
     The new model keeps ``model``'s device, dtype and train/eval mode, and its registry record
-    (:class:`~spikemask.models.base.ModelConfig`, options with ``kept_channels``) so that a checkpoint rebuilds it.
+    (:class:`~spikemask.models._registry.ModelConfig`, options with ``kept_channels``) so that a checkpoint rebuilds it.
     Pruning a pruned model changes nothing.
     """
     check(isinstance(model, SDMFormer), f"only SDMFormer models can be pruned (they have channel masks); "
