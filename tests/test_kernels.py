@@ -1,6 +1,9 @@
 """The fused neuron kernels against the reference loops (the oracle): same spikes bit for bit, same gradients."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -172,3 +175,11 @@ def test_missing_triton_leaves_the_cpu_backends_and_refuses_triton_in_one_line(m
     assert kernels.resolve_backend("auto", x) in ("cpp", "torch")
     with pytest.raises(SpikemaskError, match="backend 'triton' needs Triton"):
         kernels.if_scan(x, torch.zeros(4), 1.0, "triton")
+
+
+def test_the_cpu_kernels_load_while_stdout_is_none():
+    """NeuroBench's ``Benchmark.run(quiet=True)`` sets ``sys.stdout = None``; torch's extension loader writes to it."""
+    code = ("import sys; sys.stdout = None; from spikemask.snn.kernels import cpu; "
+            "sys.stderr.write('loaded' if cpu.load() is not None else f'failed: {cpu.failure()}')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.stderr.strip().endswith("loaded"), done.stderr

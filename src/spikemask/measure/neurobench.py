@@ -54,15 +54,13 @@ names), and :func:`compare_synops` puts it next to the recorder's per-op counts.
 Our measurement runs in the same forward passes as NeuroBench's hooks (a fresh
 :class:`~spikemask.measure.recorder.Recorder` per batch, merged by :meth:`SpikemaskModel.measurement`),
 so random masks cannot make the two disagree. This module registers no hooks itself: NeuroBench
-does, on the modules named above. ``Benchmark.run(quiet=True)`` sets ``sys.stdout`` to None, which
-torch's extension loader (our fused CPU kernels) cannot write to; the model gives it a sink meanwhile.
+does, on the modules named above. (``Benchmark.run(quiet=True)`` sets ``sys.stdout`` to None;
+:mod:`spikemask.snn.kernels.cpu` gives torch's extension loader a sink meanwhile.)
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import io
-import sys
 from collections import OrderedDict
 from dataclasses import replace
 from functools import partial
@@ -130,17 +128,6 @@ def _classes() -> dict[str, type]:
     return _CLASSES
 
 
-@contextlib.contextmanager
-def _stdout_kept() -> Iterator[None]:
-    """A text sink for ``sys.stdout`` while it is None: ``Benchmark.run(quiet=True)`` sets it to None,
-    and torch's extension loader (our fused CPU kernels, built or loaded on first use) writes to it."""
-    if sys.stdout is not None:
-        yield
-        return
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
-
-
 # ----------------------------------------------------------------------------- the model
 class UnitSpikes(nn.Module):
     """``layer`` fed spikes of value ``unit`` as binary spikes: ``layer'(x / unit)`` with ``layer'``'s
@@ -192,13 +179,12 @@ class _SpikemaskModel:
               f"{list(batch.shape) if torch.is_tensor(batch) else type(batch).__name__}")
         x = batch.transpose(0, 1) if batch.dim() == 5 else batch     # frames: time-major [T, B, ...]
         steps = x.shape[0] if x.dim() == 5 else self.time_steps
-        with _stdout_kept():
-            if self.record:
-                with Recorder(self.net) as rec:
-                    logits = simulate(self.net, x, steps, self.time_chunk)
-                self.measurements.append(rec.measurement(logits.shape[0]))
-            else:
+        if self.record:
+            with Recorder(self.net) as rec:
                 logits = simulate(self.net, x, steps, self.time_chunk)
+            self.measurements.append(rec.measurement(logits.shape[0]))
+        else:
+            logits = simulate(self.net, x, steps, self.time_chunk)
         if self.output == "steps":
             return logits.transpose(0, 1)
         answer = answer_by_step(logits, getattr(self.net, "readout", "mean"))[-1]
@@ -278,7 +264,7 @@ def spike_units(model: nn.Module, example: torch.Tensor, time_steps: int | None 
         if isinstance(module, CONNECTION_LAYERS):
             rec.tap(module, partial(collect, name), pre=True)
     x = example.transpose(0, 1) if example.dim() == 5 else example
-    with rec, _stdout_kept():
+    with rec:
         simulate(model, x, x.shape[0] if x.dim() == 5 else time_steps, time_chunk)
     units = {}
     for name, kinds in seen.items():

@@ -246,15 +246,17 @@ def nonzero_counts(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 def events(x: torch.Tensor, kind: str, unit: float, signed: bool = True,
            dims: tuple[int, ...] | None = None) -> torch.Tensor:
-    """Events of ``x`` (1 per spike, the count of a multi-spike), summed over ``dims`` (None: all);
-    ``unit`` 0 means "spikes of unknown magnitude": nonzeros are counted."""
+    """Events of ``x`` (1 per spike, the count of a multi-spike), summed over ``dims`` (None: all) in
+    float64; ``unit`` 0 means "spikes of unknown magnitude": nonzeros are counted."""
     x = x.detach()
     if unit == 0.0:
         return torch.count_nonzero(x) if dims is None else torch.count_nonzero(x, dim=dims)
     per = x.abs() if signed or kind == "multi" else x
     if kind == "multi":
         per = (per / unit).round()
-    total = per.sum() if dims is None else per.sum(dims)
+    # summed in float64: float32 sums of counts stop being exact integers above 2**24 (one VGG layer at
+    # batch 50, T = 32 was 64 events short)
+    total = per.sum(dtype=torch.float64) if dims is None else per.sum(dims, dtype=torch.float64)
     return total if kind == "multi" else (total / unit).round()
 
 

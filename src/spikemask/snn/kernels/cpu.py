@@ -8,11 +8,14 @@ compiler (or ``ninja``) is found, :func:`load` returns ``None`` and the caller f
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import platform
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Iterator
 
 NAME = "spikemask_neurons_cpu"
 SOURCE = Path(__file__).with_name("neurons_cpu.cpp")
@@ -44,13 +47,26 @@ def load() -> ModuleType | None:
             if not (folder / f"{NAME}.so").exists():
                 print("spikemask: building the fused CPU neuron kernels (once per environment, about a minute)...",
                       file=sys.stderr, flush=True)
-            _module = cpp_extension.load(NAME, [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
-                                         verbose=False)
+            with _standard_streams():
+                _module = cpp_extension.load(NAME, [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
+                                             verbose=False)
         except Exception as err:  # no compiler, no ninja, no Python headers: the torch backend takes over
             _failure = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
             print(f"spikemask: fused CPU kernels unavailable ({_failure}); using the torch backend",
                   file=sys.stderr, flush=True)
     return _module
+
+
+@contextlib.contextmanager
+def _standard_streams() -> Iterator[None]:
+    """stdout/stderr as torch's extension loader needs them: a caller that silenced output by setting
+    ``sys.stdout = None`` (NeuroBench's ``Benchmark.run(quiet=True)`` does) gets a sink meanwhile."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = sys.stdout or open(os.devnull, "w"), sys.stderr or open(os.devnull, "w")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def failure() -> str | None:
