@@ -37,15 +37,15 @@ def spikes_and_logits(model: torch.nn.Module, x: torch.Tensor) -> tuple[list[tor
 
 @pytest.fixture
 def checkpoints(tmp_path):
-    """A trained CNN (one epoch of `spikemask train`), an MST and a pruned SDMFormer, as .pt checkpoints."""
+    """A CNN and an MST trained by `spikemask train` (a few batches), and a pruned SDMFormer (random masks,
+    about half the channels off, then `spikemask prune`), as .pt checkpoints."""
     assert main(["train", "--opt", "width=0.0625", "--opt", "levels=4", "--epochs", "1", "--max-batches", "2",
                  "--no-progress", "--out", str(tmp_path / "vgg")]) == 0
-    torch.manual_seed(0)
-    mst = spikemask.create_model("mst_swin_micro", in_channels=1, img_size=28, embed_dim=16)
-    save_checkpoint(tmp_path / "mst.pt", mst)
+    assert main(["train", "--model", "mst_swin_micro", "--opt", "embed_dim=16", "--epochs", "1", "--max-batches",
+                 "1", "--no-progress", "--out", str(tmp_path / "mst")]) == 0
     save_checkpoint(tmp_path / "sdm.pt", masked_model(num_classes=10, img_size=28))
     assert main(["prune", "--checkpoint", str(tmp_path / "sdm.pt"), "--out", str(tmp_path / "pruned")]) == 0
-    return {"vgg": tmp_path / "vgg" / "checkpoint.pt", "mst": tmp_path / "mst.pt",
+    return {"vgg": tmp_path / "vgg" / "checkpoint.pt", "mst": tmp_path / "mst" / "checkpoint.pt",
             "sdmformer": tmp_path / "pruned" / "checkpoint.pt"}
 
 

@@ -185,6 +185,30 @@ def test_a_failed_write_is_one_error_and_keeps_the_previous_file(tmp_path, monke
         save_torch(target / "inside_a_file.pt", {})                     # a file where a folder must be
 
 
+def test_ctrl_c_during_a_checkpoint_write_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """The campaign's case: Ctrl-C while ``torch.save`` writes epoch 2's checkpoint (half the bytes out)."""
+    from spikemask.checkpoint import load_checkpoint
+    run = tmp_path / "run"
+    quick = ["train", "--opt", "width=0.0625", "--max-batches", "1", "--no-progress", "--out", str(run)]
+    assert main([*quick, "--epochs", "1"]) == 0
+    real_save = torch.save
+
+    def interrupted(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        f.truncate(f.tell() // 2)                                        # part of the file is out ...
+        raise KeyboardInterrupt                                          # ... when Ctrl-C arrives
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    capsys.readouterr()
+    assert main([*quick, "--epochs", "2", "--resume"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err, err
+    monkeypatch.undo()
+    assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 1           # the last complete one, intact
+    assert list(run.glob(".*.tmp")) == []
+
+
 # ----------------------------------------------------------------------------- signals
 @pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_during_training_is_one_line_and_keeps_the_last_checkpoint(sig, code, tmp_path):
