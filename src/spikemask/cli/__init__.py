@@ -77,14 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             created = prepare_folder(args.out)                             # checked before any work
         return int(args.func(args) or 0)
     except SpikemaskError as e:
-        remove_empty(created)                                              # a refused run leaves no folder
         message = e.named(getattr(args, "option_flags", {})) if isinstance(e, OptionError) else str(e)
         sys.stderr.write(f"spikemask {args.command}: error: {message}\n")
         return 2
     except (MemoryError, RuntimeError) as e:
         if not _out_of_memory(e):
             raise
-        remove_empty(created)
         sys.stderr.write(f"spikemask {args.command}: error: out of memory; lower --batch-size or -T (or "
                          "--time-chunk)\n")
         return 2
@@ -98,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("spikemask: terminated (SIGTERM); the last complete checkpoint and results are kept\n")
         return 143
     finally:
-        if in_main_thread:
+        remove_empty(created)                        # a folder the command made and left empty (refused, or
+        if in_main_thread:                           # nothing to write, as evaluate --input) goes again
             signal.signal(signal.SIGTERM, previous)
 
 
