@@ -43,7 +43,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):
@@ -103,7 +103,7 @@ def _is_orphan(temp: Path, name: str) -> bool:
     return False
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process's file-creation mask (reading it means setting it, so it is set back at once)."""
     mask = os.umask(0)
     os.umask(mask)

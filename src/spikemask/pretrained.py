@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from spikemask.errors import SpikemaskError, check
+from spikemask.io import current_umask
 
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
 HUB_PREFIX = "hf://"
@@ -157,8 +158,8 @@ def write_pretrained(record: dict[str, Any], folder: str | os.PathLike, card: Ca
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, allow_nan=False))
         (tmp / CARD).write_text(render_card(config, card or Card()))
         for path in tmp.iterdir():
-            os.chmod(path, 0o666 & ~_umask())
-        os.chmod(tmp, 0o777 & ~_umask())                      # mkdtemp makes it private (0700)
+            os.chmod(path, 0o666 & ~current_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())                      # mkdtemp makes it private (0700)
         _move_into_place(tmp, folder)
     except OSError as e:
         raise SpikemaskError(f"could not write {folder} ({e.strerror or e}); free disk space or write elsewhere; "
@@ -187,12 +188,6 @@ def _move_into_place(tmp: Path, folder: Path) -> None:
     os.rename(folder, old)
     os.rename(tmp, folder)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _sha256(path: Path) -> str:

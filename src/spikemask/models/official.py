@@ -23,6 +23,7 @@ from torch import nn
 from spikemask.errors import SpikemaskError, check
 from spikemask.io import load_torch
 from spikemask.models._registry import create_model, model_options
+from spikemask.models.record import check_finite_weights
 
 WRAPPERS = ("model", "state_dict")                     # official checkpoints: {"model": ...}; timm: {"state_dict": ...}
 RECORD_KEYS = ("args", "config")                       # the run's settings saved beside the weights
@@ -88,10 +89,7 @@ def read_official(weights: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[
                              f"(first {bad[0]!r}); pass the model's state dict")
     if all(str(k).startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}
-    broken = [k for k, v in obj.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if broken:
-        raise SpikemaskError(f"the weights contain NaN or infinite values (in {len(broken)} tensors, first "
-                             f"{broken[0]}); the run that wrote them diverged: use another checkpoint")
+    check_finite_weights(obj, "the weights", "the run that wrote them diverged: use another checkpoint")
     return dict(obj), record
 
 

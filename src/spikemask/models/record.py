@@ -7,7 +7,7 @@ model's record with its weights, the part of a checkpoint or shared-model folder
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -30,18 +30,23 @@ def model_record(model: nn.Module) -> dict[str, Any]:
             "mask": cfg.mask, "converted": cfg.converted, "neuron": cfg.neuron}
 
 
+def check_finite_weights(weights: Mapping[str, Any], subject: str, advice: str) -> None:
+    """Refuse a state dict with NaN or ±inf in any floating tensor: one line, ``subject`` and ``advice`` in it."""
+    bad = [k for k, v in weights.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise SpikemaskError(f"{subject} contain NaN or infinite values (in {len(bad)} of {len(weights)} tensors, "
+                             f"first {bad[0]}); {advice}")
+
+
 def build_model(ckpt: dict[str, Any], options: dict[str, Any] | None = None) -> nn.Module:
     """Rebuild the ANN of a checkpoint dict and load its weights (the masks as saved).
 
     ``options`` override the saved model options (e.g. ``levels=64``); they must keep every weight's shape.
     """
     weights = ckpt["state_dict"]
-    bad = [k for k, v in weights.items()
-           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if bad:
-        raise SpikemaskError(f"checkpoint weights contain NaN or infinite values (in {len(bad)} of {len(weights)} "
-                             f"tensors, first {bad[0]}); the run that wrote it diverged: use an earlier checkpoint "
-                             "or retrain")
+    check_finite_weights(weights, "checkpoint weights", "the run that wrote it diverged: use an earlier checkpoint "
+                                                        "or retrain")
     model = create_model(ckpt["model_name"], num_classes=ckpt["num_classes"], in_channels=ckpt["in_channels"],
                          img_size=ckpt["img_size"], **{**ckpt["model_options"], **(options or {})})
     try:
