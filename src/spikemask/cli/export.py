@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from spikemask.checkpoint import load_checkpoint
 from spikemask.cli.common import add_out_arg
 from spikemask.cli.options import add_options, command_line, config_from_args
 from spikemask.studies.export import ExportConfig, export
@@ -18,9 +17,12 @@ from spikemask.train.config import TrainConfig
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, ExportConfig)
-    saved = load_checkpoint(cfg.checkpoint).get("config")
-    commands = [command_line("spikemask train", TrainConfig, saved)] if isinstance(saved, dict) else []
-    commands.append(" ".join(["spikemask", *map(shlex.quote, args.argv)]))
+
+    def commands(ckpt: dict) -> list[str]:        # the training run (from its saved config), then this export
+        saved = ckpt.get("config")
+        trained = [command_line("spikemask train", TrainConfig, saved)] if isinstance(saved, dict) else []
+        return [*trained, " ".join(["spikemask", *map(shlex.quote, args.argv)])]
+
     result = export(cfg, args.out, commands)
     card = result.card
     if card.snn_accuracy:

@@ -188,7 +188,11 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
     A checkpoint written by ``spikemask convert`` is already spiking and has no ANN accuracy.
     """
     cfg.validate()
-    model, ckpt = cfg.load()
+    return evaluate_model(cfg, *cfg.load())
+
+
+def evaluate_model(cfg: EvaluateConfig, model: nn.Module, ckpt: dict[str, Any]) -> EvaluateResult:
+    """:func:`evaluate` of a checkpoint already loaded (``cfg.load()``): ``model`` and its dict ``ckpt``."""
     device = pick_device(cfg.device)
     loader = test_loader(model, cfg, cfg.limit)
     neuron = saved_neuron(ckpt, cfg.neuron)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from torch import nn
 
 from spikemask.convert.conversion import convert, is_spiking, saved_neuron
 from spikemask.pretrained import Card
 from spikemask.snn.neurons import BaseNeuron
-from spikemask.studies.evaluate import CheckpointSettings, EvaluateConfig, SimulationSettings, evaluate
+from spikemask.studies.evaluate import CheckpointSettings, EvaluateConfig, SimulationSettings, evaluate_model
 
 
 @dataclass(kw_only=True)
@@ -55,17 +55,20 @@ def describe_neurons(model: nn.Module) -> tuple[str | None, dict[str, float] | N
              "max": max(thresholds)})
 
 
-def export(cfg: ExportConfig, out: str | Path, commands: list[str] | None = None) -> ExportResult:
-    """Write the shared-model folder ``out`` for ``cfg.checkpoint``; ``commands`` go into the card."""
+def export(cfg: ExportConfig, out: str | Path,
+           commands: Callable[[dict[str, Any]], list[str]] | None = None) -> ExportResult:
+    """Write the shared-model folder ``out`` for ``cfg.checkpoint``; ``commands(checkpoint dict)`` gives the
+    command lines the card records (e.g. the training command rebuilt from the checkpoint's config)."""
     cfg.validate()
     model, ckpt = cfg.load()
     neuron = saved_neuron(ckpt, cfg.neuron)
     snn = model if is_spiking(model) else convert(model, hold_masks=cfg.hold_masks, neuron=neuron)
     neurons, thresholds = describe_neurons(snn)
-    card = Card(neurons=neurons, thresholds=thresholds, commands=list(commands or []))
+    card = Card(neurons=neurons, thresholds=thresholds, commands=commands(ckpt) if commands else [])
     if cfg.evaluate:
-        result = evaluate(EvaluateConfig(**{k: getattr(cfg, k) for k in EvaluateConfig.__dataclass_fields__
-                                            if hasattr(cfg, k)}))
+        shared = {k: getattr(cfg, k) for k in EvaluateConfig.__dataclass_fields__ if hasattr(cfg, k)}
+        settings = EvaluateConfig(**shared)
+        result = evaluate_model(settings, model, ckpt)
         energy: dict[str, Any] = {k: v for k, v in result.snn["energy"].items() if k != "measurement"}
         card.dataset, card.split, card.images = cfg.dataset, "test", result.snn["images"]
         card.time_steps, card.ann_accuracy, card.energy = cfg.time_steps, result.ann_accuracy, energy
