@@ -383,6 +383,20 @@ def test_a_folder_of_28px_digits_trains_as_well_as_the_mnist_path(tmp_path, caps
     assert accuracy["mnist"] > 0.9 and abs(accuracy["folder"] - accuracy["mnist"]) < 0.03, accuracy
 
 
+def test_a_checkpoint_without_random_streams_is_refused_for_resume(tmp_path, capsys):
+    from spikemask.checkpoint import load_checkpoint
+    from spikemask.io import save_torch
+    run = tmp_path / "old"
+    quick = ["train", "--opt", "width=0.0625", "--max-batches", "1", "--no-progress", "--out", str(run)]
+    assert main([*quick, "--epochs", "1"]) == 0
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    save_torch(run / "checkpoint.pt", {k: v for k, v in ckpt.items() if k != "streams"})   # an older layout
+    capsys.readouterr()
+    assert main([*quick, "--epochs", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "written without them" in err and "--init" in err, err
+
+
 def test_random_streams_continue_where_they_were_saved():
     import random
 

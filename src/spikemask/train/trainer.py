@@ -257,7 +257,10 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.start_epoch, self.history = ckpt["epoch"], ckpt.get("history", [])
-        ranks = ckpt.get("streams", [])
+        check_option("streams" in ckpt, "resume", f"needs the random streams of the run, and {path} was written "
+                     "without them (by an older spikemask), so it cannot continue exactly; start afresh, or use "
+                     "--init to start from its weights")
+        ranks = ckpt["streams"]
         check_option(len(ranks) == self.world, "resume", f"needs as many processes as wrote {path} "
                      f"({len(ranks)}), got {self.world}; relaunch with --nproc_per_node={len(ranks)}")
         mine = ranks[self.rank]
