@@ -59,6 +59,10 @@ class AddConstant(nn.Module):
     def forward(self, x: torch.Tensor, add: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:  # noqa: D102
         return add(x)
 
+    def linear_part(self, x: torch.Tensor, add: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """The part of ``add(x)`` linear in ``x`` (:func:`spikemask.snn.coding.linear_part`): a copy of ``x``."""
+        return x.clone()
+
 
 def qcfs_site(levels: int, threshold: float, mask_ratio: float | None = 0.0) -> SpikeSite:
     """A QCFS activation with its RSM mask (``mask_ratio=None``: no mask)."""

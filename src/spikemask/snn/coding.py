@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spikemask.snn.base import StatefulModule
@@ -47,31 +48,59 @@ class DeltaEncoder(StatefulModule):
 class OnsetBias(StatefulModule):
     """Mixin for an affine module ``f(x) = Wx + c``: its constant ``c`` enters at the first step only.
 
-    Every step after the first gets ``f(x) − f(0)``; ``f(0)`` is computed once per input shape from a
-    zero step (so convolution borders, BatchNorm shifts and any extra arguments are exact). The steps
-    after the last one with any nonzero increment are not computed (their output is 0).
+    The first step of a run gets ``f(x)``, every later step ``Wx``: the module's product without its
+    constant where :func:`linear_part` knows it (convolutions, linears, modules with a
+    ``linear_part`` method), else ``f(x) − f(0)`` with ``f(0)`` computed once per input shape from a
+    zero step (so BatchNorm shifts and any extra arguments are exact). The steps after the last one
+    with any nonzero increment are not computed (their output is 0).
     Built by :func:`onset_only`; the module keeps its class's parameters, names and ``isinstance``.
     """
 
     def forward(self, x: torch.Tensor, *args: Any) -> torch.Tensor:
         x_t, restore = time_major_view(x, self.step_mode)
-        if self.offset is None or self.offset.shape[0] != x_t.shape[1]:
-            self.offset = super().forward(torch.zeros_like(x_t[0]), *args)       # f(0) of one step [B, ...]
-        first = self.steps == 0
-        active = last_active_step(x_t) + 1 if not first else max(1, last_active_step(x_t) + 1)
-        self.steps += x_t.shape[0]
-        out = x_t.new_empty(x_t.shape[0], *self.offset.shape)
-        rows = super().forward(x_t[:active].flatten(0, 1), *args).view(active, *self.offset.shape)
-        out[:active] = rows
-        out[int(first):active] -= self.offset                                    # f(x) − f(0), but f(x) at step 1
-        out[active:] = 0
-        return restore(out)
+        steps, first = x_t.shape[0], self.steps == 0
+        active = max(1, last_active_step(x_t) + 1)      # at least one step, for the output's shape
+        self.steps += steps
+        out = self.increments(x_t[:active], *args)
+        if first:
+            out[0] = super().forward(x_t[0], *args)                                 # f(x) at step 1
+        if active == steps:
+            return restore(out)
+        full = out.new_empty(steps, *out.shape[1:])
+        full[:active] = out
+        full[active:] = 0
+        return restore(full)
+
+    def increments(self, x_t: torch.Tensor, *args: Any) -> torch.Tensor:
+        """``Wx`` for each step of ``x_t`` ``[n, B, ...]`` → a new tensor ``[n, B, ...]``."""
+        rows = linear_part(self, x_t.flatten(0, 1), *args)
+        if rows is None:                                                             # f(x) − f(0)
+            if self.offset is None or self.offset.shape[0] != x_t.shape[1]:
+                self.offset = super().forward(torch.zeros_like(x_t[0]), *args)      # f(0) of one step
+            rows = super().forward(x_t.flatten(0, 1), *args)
+            return rows.view(x_t.shape[0], *self.offset.shape).sub_(self.offset)
+        return rows.view(x_t.shape[0], x_t.shape[1], *rows.shape[1:])
+
+
+def linear_part(module: nn.Module, x: torch.Tensor, *args: Any) -> torch.Tensor | None:
+    """The linear part ``Wx`` of an affine ``module`` on ``x`` ``[N, ...]`` as a new tensor, or None
+    where the module has no known way to leave its constant out."""
+    if isinstance(module, nn.Linear):
+        return F.linear(x, module.weight)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        return module._conv_forward(x, module.weight, None)
+    own = getattr(type(module), "linear_part", None)
+    return own(module, x, *args) if own is not None else None
 
 
 def last_active_step(x: torch.Tensor) -> int:
-    """Index of the last step of ``x`` ``[T, B, ...]`` with any nonzero value (−1: none)."""
-    active = x.reshape(x.shape[0], -1).any(1).nonzero()
-    return int(active[-1]) if active.numel() else -1
+    """Index of the last step of ``x`` ``[T, B, ...]`` with any nonzero value (−1: none).
+
+    Scans from the last step back, so a network that settles early reads only its silent tail."""
+    for t in range(x.shape[0] - 1, -1, -1):
+        if bool(x[t].any()):
+            return t
+    return -1
 
 
 _ONSET_CLASSES: dict[type, type] = {}

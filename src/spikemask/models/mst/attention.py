@@ -95,9 +95,12 @@ class SpikeProduct(StatefulModule):
     def counts_before(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``'exact'``: the running sums ``C_a(t−1)``, ``C_b(t−1)`` ``[T, B, ...]`` before each step of
         the chunk ``a``, ``b`` ``[T, B, ...]`` (from zero at the first chunk of a run)."""
-        fresh = self.state is None or self.state[0].shape != a.shape[1:] or self.state[1].shape != b.shape[1:]
         ca, cb = a.cumsum(0).sub_(a), b.cumsum(0).sub_(b)                # Σ of the steps before each step
-        return (ca, cb) if fresh else (ca.add_(self.state[0]), cb.add_(self.state[1]))
+        return (ca.add_(self.state[0]), cb.add_(self.state[1])) if self._continues(a, b) else (ca, cb)
+
+    def _continues(self, a: torch.Tensor, b: torch.Tensor) -> bool:
+        """The saved counts belong to this run (same per-step shapes as ``a``, ``b`` ``[T, B, ...]``)."""
+        return self.state is not None and self.state[0].shape == a.shape[1:] and self.state[1].shape == b.shape[1:]
 
     def _exact_scan(self, a: torch.Tensor, b: torch.Tensor,
                     f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -105,22 +108,29 @@ class SpikeProduct(StatefulModule):
 
         The steps after the last one with a spike in ``a`` or ``b`` output 0 and are not computed."""
         steps = max(last_active_step(a), last_active_step(b)) + 1
-        out = a.new_zeros(a.shape[0], *a.shape[1:-1], b.shape[-1])
+        out = a.new_empty(a.shape[0], *a.shape[1:-1], b.shape[-1])
+        out[steps:] = 0
         if steps == 0:
             return out
         a, b = a[:steps], b[:steps]
-        ca_prev, cb_prev = self.counts_before(a, b)
-        last = self.state[2] if self.state is not None else None
+        ca_now, cb_prev = a.cumsum(0), b.cumsum(0).sub_(b)                # C_a(t), C_b(t−1)
+        last = None
+        if self._continues(a, b):
+            ca_now += self.state[0]
+            cb_prev += self.state[1]
+            last = self.state[2]
+        self.state = (ca_now[-1], cb_prev[-1] + b[-1], None)
         if f is identity:
-            d_a, a_now = a, ca_prev + a
+            d_a, a_now = a, ca_now
         else:                                                     # A(t) = f(C_a(t)), analog; A(0) = 0
-            a_now = f(ca_prev + a)
+            a_now = f(ca_now)
             first = last if last is not None and last.shape == a_now.shape[1:] else torch.zeros_like(a_now[0])
-            d_a, last = a_now - torch.cat([first[None], a_now[:-1]]), a_now[-1]
-        self.state = (ca_prev[-1] + a[-1], cb_prev[-1] + b[-1], last)
+            d_a = a_now - torch.cat([first[None], a_now[:-1]])
+            self.state = (*self.state[:2], a_now[-1])
         # ΔA·C_b(t−1) + A(t−1)·s_b + ΔA·s_b, with the two terms of s_b computed as one: A(t)·s_b
-        out[:steps] = d_a @ cb_prev
-        out[:steps] += a_now @ b
+        now = out[:steps]
+        torch.matmul(d_a, cb_prev, out=now)
+        now.view(-1, *now.shape[-2:]).baddbmm_(a_now.reshape(-1, *a_now.shape[-2:]), b.reshape(-1, *b.shape[-2:]))
         return out
 
     def _rate_scan(self, a: torch.Tensor, b: torch.Tensor,
