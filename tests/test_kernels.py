@@ -89,6 +89,30 @@ def test_signed_if_matches_reference(backend, max_spikes, dtype):
     assert torch.equal(out, ref[0] * step) and torch.equal(v, ref[1]) and torch.equal(count, ref[2])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+def test_last_active_step_of_the_cpu_kernel_matches_the_reference(dtype):
+    if cpu.load() is None:
+        pytest.skip(f"the fused CPU kernels cannot be built here ({cpu.failure()})")
+    g = torch.Generator().manual_seed(0)
+    for steps, width in [(1, 1), (5, 3), (9, 10_000)]:
+        silent = torch.zeros(steps, width, dtype=dtype)
+        assert kernels.last_active_step(silent) == reference.last_active_step(silent) == -1
+        for _ in range(6):
+            x = silent.clone()
+            t, i = (int(torch.randint(n, (1,), generator=g)) for n in (steps, width))
+            x[t, i] = torch.tensor(-2.0 ** -14 if dtype == torch.float16 else -1e-30).to(dtype)  # tiny, negative
+            x[:t, :] = 1
+            assert kernels.last_active_step(x) == reference.last_active_step(x) == t
+            strided = x.view(steps, -1, 2 if width % 2 == 0 else 1).transpose(1, 2)   # not contiguous
+            assert kernels.last_active_step(strided) == t
+            assert kernels.last_active_step(x[:, ::3]) == reference.last_active_step(x[:, ::3])
+    x = torch.zeros(4, 7, dtype=dtype)
+    x[2, 3] = -0.0                               # signed zero is zero; NaN is not
+    assert kernels.last_active_step(x) == -1
+    x[1, 6] = float("nan")
+    assert kernels.last_active_step(x) == 1
+
+
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_non_contiguous_input_and_chunked_runs_match_one_call(backend):
     x = _inputs((12, 5, 7), 5, scale=3.0, non_contiguous=True)

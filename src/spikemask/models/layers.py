@@ -59,9 +59,10 @@ class AddConstant(nn.Module):
     def forward(self, x: torch.Tensor, add: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:  # noqa: D102
         return add(x)
 
-    def linear_part(self, x: torch.Tensor, add: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """The part of ``add(x)`` linear in ``x`` (:func:`spikemask.snn.coding.linear_part`): a copy of ``x``."""
-        return x.clone()
+    def linear_part(self, x: torch.Tensor, out: torch.Tensor, add: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Write the part of ``add(x)`` linear in ``x``, ``x`` itself, into ``out``
+        (:func:`spikemask.snn.coding.write_linear_part`)."""
+        out.copy_(x)
 
 
 def qcfs_site(levels: int, threshold: float, mask_ratio: float | None = 0.0) -> SpikeSite:

@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from spikemask.snn.base import StatefulModule
 from spikemask.snn.functional import time_major_view
+from spikemask.snn.kernels import last_active_step
 
 
 class DeltaEncoder(StatefulModule):
@@ -59,48 +59,58 @@ class OnsetBias(StatefulModule):
     def forward(self, x: torch.Tensor, *args: Any) -> torch.Tensor:
         x_t, restore = time_major_view(x, self.step_mode)
         steps, first = x_t.shape[0], self.steps == 0
-        active = max(1, last_active_step(x_t) + 1)      # at least one step, for the output's shape
+        active = last_active_step(x_t) + 1
         self.steps += steps
-        out = self.increments(x_t[:active], *args)
         if first:
-            out[0] = super().forward(x_t[0], *args)                                 # f(x) at step 1
-        if active == steps:
-            return restore(out)
-        full = out.new_empty(steps, *out.shape[1:])
-        full[:active] = out
-        full[active:] = 0
-        return restore(full)
+            head = super().forward(x_t[0], *args)                                   # f(x) at step 1
+            self.shapes = (x_t.shape[1:], head.shape)
+        out = x_t.new_empty(steps, *self.shapes[1])
+        if first:
+            out[0] = head
+        start = int(first)
+        if active > start:
+            self.write_increments(x_t[start:active].flatten(0, 1), out[start:active].flatten(0, 1), *args)
+        out[max(active, start):] = 0
+        return restore(out)
 
-    def increments(self, x_t: torch.Tensor, *args: Any) -> torch.Tensor:
-        """``Wx`` for each step of ``x_t`` ``[n, B, ...]`` → a new tensor ``[n, B, ...]``."""
-        rows = linear_part(self, x_t.flatten(0, 1), *args)
-        if rows is None:                                                             # f(x) − f(0)
-            if self.offset is None or self.offset.shape[0] != x_t.shape[1]:
-                self.offset = super().forward(torch.zeros_like(x_t[0]), *args)      # f(0) of one step
-            rows = super().forward(x_t.flatten(0, 1), *args)
-            return rows.view(x_t.shape[0], *self.offset.shape).sub_(self.offset)
-        return rows.view(x_t.shape[0], x_t.shape[1], *rows.shape[1:])
+    def write_increments(self, x: torch.Tensor, out: torch.Tensor, *args: Any) -> None:
+        """``out = Wx`` for the steps ``x`` ``[n·B, ...]`` (``out`` ``[n·B, ...]``, a view to fill)."""
+        if write_linear_part(self, x, out, *args):
+            return
+        batch = self.shapes[1][0]
+        if self.offset is None:
+            self.offset = super().forward(torch.zeros_like(x[:batch]), *args)      # f(0) of one step
+        out.copy_(super().forward(x, *args))                                         # f(x) − f(0)
+        out.view(-1, *self.offset.shape).sub_(self.offset)
 
 
-def linear_part(module: nn.Module, x: torch.Tensor, *args: Any) -> torch.Tensor | None:
-    """The linear part ``Wx`` of an affine ``module`` on ``x`` ``[N, ...]`` as a new tensor, or None
-    where the module has no known way to leave its constant out."""
-    if isinstance(module, nn.Linear):
-        return F.linear(x, module.weight)
-    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
-        return module._conv_forward(x, module.weight, None)
+def write_linear_part(module: nn.Module, x: torch.Tensor, out: torch.Tensor, *args: Any) -> bool:
+    """Write the linear part ``Wx`` of an affine ``module`` on ``x`` ``[N, ...]`` into ``out``; False
+    where the module has no known way to leave its constant out.
+
+    Known: a ``linear_part(x, out, *args)`` method of the module's class, linears, convolutions and
+    eval-mode BatchNorms (``x · γ/√(σ² + ε)`` along dim 1)."""
+    batchnorm = isinstance(module, nn.modules.batchnorm._BatchNorm)
     own = getattr(type(module), "linear_part", None)
-    return own(module, x, *args) if own is not None else None
+    if batchnorm and (module.training or module.running_var is None):    # batch statistics: not affine
+        return False
+    if own is not None:
+        own(module, x, out, *args)
+    elif isinstance(module, nn.Linear):
+        torch.matmul(x, module.weight.t(), out=out)
+    elif isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        out.copy_(module._conv_forward(x, module.weight, None))
+    elif batchnorm:
+        torch.mul(x, batchnorm_scale(module).view(-1, *[1] * (x.dim() - 2)), out=out)
+    else:
+        return False
+    return True
 
 
-def last_active_step(x: torch.Tensor) -> int:
-    """Index of the last step of ``x`` ``[T, B, ...]`` with any nonzero value (−1: none).
-
-    Scans from the last step back, so a network that settles early reads only its silent tail."""
-    for t in range(x.shape[0] - 1, -1, -1):
-        if bool(x[t].any()):
-            return t
-    return -1
+def batchnorm_scale(bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
+    """The per-channel gain ``γ/√(σ² + ε)`` ``[C]`` of an eval-mode BatchNorm (its linear part)."""
+    scale = (bn.running_var + bn.eps).rsqrt()
+    return scale * bn.weight if bn.weight is not None else scale
 
 
 _ONSET_CLASSES: dict[type, type] = {}
@@ -120,5 +130,6 @@ def onset_only(module: nn.Module) -> nn.Module:
     module.step_mode = "m"
     module._state_defaults = {}
     module.register_state("steps", 0)
+    module.register_state("shapes")
     module.register_state("offset")
     return module

@@ -89,7 +89,7 @@ class IFNeuron(BaseNeuron):
         self.v_init = v_init
 
     def initial_state(self, like: torch.Tensor) -> tuple[torch.Tensor]:
-        return (torch.full_like(like, 1.0) * (self.v_init * self.threshold.to(like.dtype)),)
+        return ((self.v_init * self.threshold.to(like.dtype)).expand_as(like),)    # a view: the scan copies it
 
     def scan(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
         theta, backend = self.scalar_threshold(self.threshold, x.dtype)
@@ -172,7 +172,8 @@ class SignedIFNeuron(BaseNeuron):
         return self.threshold / self.levels
 
     def initial_state(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.full_like(like, 1.0) * (self.v_init * self.step.to(like.dtype)), torch.zeros_like(like)
+        zero = torch.zeros((), dtype=like.dtype, device=like.device)            # views: the scan copies them
+        return (self.v_init * self.step.to(like.dtype)).expand_as(like), zero.expand_as(like)
 
     def scan(self, x: torch.Tensor, v: torch.Tensor, count: torch.Tensor
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:

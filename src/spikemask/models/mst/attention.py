@@ -37,8 +37,8 @@ from torch import nn
 from spikemask.errors import SpikemaskError
 from spikemask.models.layers import AddConstant, MatMul, identity, qcfs_site
 from spikemask.snn.base import StatefulModule
-from spikemask.snn.coding import last_active_step
 from spikemask.snn.functional import time_major_view
+from spikemask.snn.kernels import last_active_step
 
 PRODUCTS = ("step", "rate", "exact")
 SOFTMAX_MODES = ("code", "none")

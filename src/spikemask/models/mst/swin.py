@@ -53,6 +53,7 @@ from spikemask.models._registry import register_model
 from spikemask.models.base import SpikingClassifier
 from spikemask.models.layers import qcfs_site
 from spikemask.models.mst.attention import NEG_INF, WindowAttention
+from spikemask.snn.coding import batchnorm_scale
 from spikemask.snn.functional import seq_forward
 
 
@@ -112,6 +113,11 @@ class TokenBatchNorm(nn.BatchNorm1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+    def linear_part(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        """Write ``x · γ/√(σ² + ε)`` (eval mode, channels last) into ``out``
+        (:func:`spikemask.snn.coding.write_linear_part`)."""
+        torch.mul(x, batchnorm_scale(self), out=out)
 
 
 class PatchEmbed(nn.Module):

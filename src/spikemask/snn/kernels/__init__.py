@@ -27,7 +27,6 @@ from types import ModuleType
 import torch
 
 from spikemask.errors import SpikemaskError
-from spikemask.snn.coding import last_active_step
 from spikemask.snn.kernels import cpu, reference, torch_loops, triton_kernels
 
 BACKENDS = ("auto", "cpp", "triton", "torch", "reference")
@@ -66,6 +65,15 @@ def resolve_backend(requested: str, x: torch.Tensor) -> str:
         raise SpikemaskError(f"backend 'triton' needs Triton and a CUDA tensor of fp32/fp16/bf16 "
                              f"(got {x.dtype} on {x.device}); use 'auto'")
     return name
+
+
+def last_active_step(x: torch.Tensor) -> int:
+    """Index of the last step of ``x`` ``[T, B, ...]`` (any strides) with any nonzero value (−1: none);
+    the fused CPU kernel stops at the first nonzero element, the fallback is
+    :func:`reference.last_active_step`."""
+    if x.is_floating_point() and x.dim() >= 1 and resolve_backend("auto", x) == "cpp":
+        return cpu.load().last_active_step(x)
+    return reference.last_active_step(x)
 
 
 def _engine(name: str) -> ModuleType:
@@ -197,8 +205,9 @@ class _SignedIFScan(torch.autograd.Function):
                 max_spikes: int, engine: str):
         layout = _Layout(x)
         v, count = layout.new_state(v0, x), layout.new_state(c0, x)
-        last = last_active_step(x)
-        out = _engine(engine).signed_if_forward(layout.flat(x), v, count, step, levels, max_spikes, last)
+        flat = layout.flat(x)
+        last = last_active_step(flat)
+        out = _engine(engine).signed_if_forward(flat, v, count, step, levels, max_spikes, last)
         ctx.args = (x.shape, v0.shape, last)
         count = layout.unflat_state(count)
         ctx.mark_non_differentiable(out, count)

@@ -264,6 +264,57 @@ torch::Tensor signed_if_forward(torch::Tensor x, torch::Tensor v, torch::Tensor 
   return out;
 }
 
+// Whether the strided block at p (dims sizes/strides, the last one innermost) holds a nonzero value;
+// stops at the first chunk that does.
+template <typename scalar_t>
+bool any_nonzero(const scalar_t* p, const int64_t* sizes, const int64_t* strides, int64_t dims) {
+  const scalar_t zero = 0;
+  if (dims == 0) return !(p[0] == zero);
+  if (dims > 1) {
+    for (int64_t i = 0; i < sizes[0]; ++i)
+      if (any_nonzero(p + i * strides[0], sizes + 1, strides + 1, dims - 1)) return true;
+    return false;
+  }
+  constexpr int64_t kChunk = 4096;
+  const int64_t n = sizes[0], stride = strides[0];
+  for (int64_t lo = 0; lo < n; lo += kChunk) {
+    const int64_t hi = std::min(n, lo + kChunk);
+    bool any = false;
+    if (stride == 1) {
+      for (int64_t i = lo; i < hi; ++i) any |= !(p[i] == zero);
+    } else {
+      for (int64_t i = lo; i < hi; ++i) any |= !(p[i * stride] == zero);
+    }
+    if (any) return true;
+  }
+  return false;
+}
+
+// Index of the last step of x [T, ...] (any strides) with a nonzero value (-1: none). Walks back from
+// the last step and stops at the first nonzero chunk, so it reads a silent tail and a little of one
+// active step. The dimensions of a step are walked largest stride first (the order is irrelevant to
+// the answer, and this one reads memory forwards).
+int64_t last_active_step(torch::Tensor x) {
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size) of each dimension of one step
+  for (int64_t d = 1; d < x.dim(); ++d)
+    if (x.size(d) != 1) dims.emplace_back(x.stride(d), x.size(d));
+  std::sort(dims.begin(), dims.end(), [](auto a, auto b) { return a.first > b.first; });
+  std::vector<int64_t> sizes, strides;
+  for (auto [stride, size] : dims) {
+    if (size == 0) return -1;
+    sizes.push_back(size);
+    strides.push_back(stride);
+  }
+  int64_t found = -1;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "last_active_step", [&] {
+    const scalar_t* xp = x.data_ptr<scalar_t>();
+    for (int64_t t = x.size(0) - 1; t >= 0 && found < 0; --t)
+      if (any_nonzero(xp + t * x.stride(0), sizes.data(), strides.data(), static_cast<int64_t>(sizes.size())))
+        found = t;
+  });
+  return found;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -271,4 +322,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lif_forward", &lif_forward, "LIF scan, forward");
   m.def("lif_backward", &lif_backward, "LIF scan, reverse (closed-form gradient)");
   m.def("signed_if_forward", &signed_if_forward, "signed IF (ST-BIF+) scan");
+  m.def("last_active_step", &last_active_step, "last step with a nonzero value");
 }

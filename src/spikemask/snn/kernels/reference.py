@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import torch
 
-from spikemask.snn.coding import last_active_step
 from spikemask.snn.surrogate import spike_fn
+
+
+def last_active_step(x: torch.Tensor) -> int:
+    """Index of the last step of ``x`` ``[T, B, ...]`` with any nonzero value (−1: none), scanning
+    from the last step back (a network that settles early has only its silent tail to read)."""
+    for t in range(x.shape[0] - 1, -1, -1):
+        if bool(x[t].any()):
+            return t
+    return -1
 
 
 def if_scan(x: torch.Tensor, v: torch.Tensor, threshold: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
