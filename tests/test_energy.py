@@ -70,6 +70,25 @@ def test_tiny_network_matches_hand_count():
     assert report["snn_vs_qann"]["ops"] == pytest.approx((12 * E_AC_PJ + 24 * E_MAC_PJ) / (12 * E_MAC_PJ))
 
 
+class Gain(nn.Module):
+    """Multiplies each feature by its own gain (uncounted): spikes in, analog values out."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.tensor([0.3, 0.7, 0.9])
+
+
+def test_analog_macs_count_only_samples_with_input():
+    # IF(θ=1, v0=0.5) driven by 0.5 fires at steps 1 and 3 of 4: steps 2 and 4 are all-zero samples
+    fc1, fc2 = nn.Linear(3, 3, bias=False), nn.Linear(3, 2, bias=False)
+    with torch.no_grad():
+        fc1.weight.copy_(torch.eye(3))
+    net = Chain(fc1, SpikeSite(IFNeuron(1.0, v_init=0.5)), Gain(), fc2)
+    m = record(net, torch.full((4, 1, 3), 0.5))
+    ops = {o.name: o for o in m.ops}
+    assert (ops["layers.3"].input, ops["layers.3"].macs, ops["layers.3"].dense_macs) == ("analog", 2 * 6, 4 * 6)
+    assert m.verdict == "spiking"           # the analog op is the readout; hidden analog ops make it hybrid
+
+
 def test_conv_counts_exact_fan_out_with_borders_and_strides():
     conv = nn.Conv2d(1, 2, 3, padding=1, bias=False)
     x = torch.zeros(1, 1, 1, 3, 3)

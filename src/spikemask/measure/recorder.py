@@ -24,7 +24,9 @@ pooling layer, softmax, ``LayerNorm`` and ``BatchNorm``, each input is classifie
 and counted as **ACs** (accumulates, exact: Σ events × the synapses each one reaches, borders, strides
 and groups included) when it is driven by events, or **MACs** (the dense count) when it is analog:
 
-- conv / linear / pooling: ACs = Σ events × fan-out; MACs = outputs × inputs per output.
+- conv / linear / pooling: ACs = Σ events × fan-out; MACs = outputs × inputs per output, for the
+  samples (rows of the folded batch: one image at one step, or one token) with any nonzero input: an
+  all-zero sample (the delta-coded image after step 1, a settled step under accumulate coding) costs nothing.
 - ``a @ b`` with both operands event-driven: each pair of nonzeros ``a[m, k]``, ``b[k, n]`` is one
   accumulate into ``out[m, n]`` — an event-driven implementation walks, for every event of column
   ``k`` of ``a``, the events of row ``k`` of ``b`` — so ACs = Σ_k events(a[:, k]) · events(b[k, :]).
@@ -564,11 +566,8 @@ def count_op(c: OpCounts, module: nn.Module, args: tuple, kwargs: dict, output: 
         return
     dense = dense_macs(module, x, output)
     c.dense_macs += dense
-    if kind == "data":                            # an all-zero sample (delta-coded input after step 1) costs nothing
+    if kind in ("data", "analog"):                # an all-zero sample (a settled step) costs nothing
         c.macs += dense * active_share(module, x)
-        return
-    if kind == "analog":
-        c.macs += dense
         return
     if isinstance(module, nn.Linear):
         n = spikes if spikes is not None else float(events(x, kind, unit, signed))
