@@ -5,9 +5,11 @@ For each model (the demo's VGG-16 at quarter width, L = 4, and ``mst_swin_micro`
 checkpoint is given) and each neuron (``if``: MST's IF neurons with ``product='step'``; ``signed``;
 ``burst:k``), times ``simulate`` over the same batches and one ANN forward pass of them, alternating
 ``--repeat`` times (the machine is noisy: the ratio of medians within one run is the number).
-``ratio`` = SNN time / (T × ANN time). Prints a table and writes ``benchmarks/results/exact_speed.json``.
+``ratio`` = SNN time / (T × ANN time). The inputs are the first bundled MNIST test images
+(``--inputs mnist``, default: what converted evaluation runs on) or seeded uniform noise
+(``--inputs random``). Prints a table and writes ``benchmarks/results/exact_speed.json``.
 
-    python benchmarks/exact_speed.py [-T 32] [--batch 100] [--batches 2] [--repeat 5]
+    python benchmarks/exact_speed.py [-T 32] [--batch 100] [--batches 2] [--repeat 5] [--inputs mnist|random]
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import spikemask
 from spikemask.checkpoint import load_checkpoint
 from spikemask.convert.conversion import convert
 from spikemask.convert.simulate import simulate
+from spikemask.data.registry import get_dataset
 from spikemask.models.record import build_model
 
 OPTIONS = {"vgg16": dict(width=0.25, levels=4), "mst_swin_micro": dict(levels=8, softmax="none")}
@@ -32,6 +35,13 @@ def build_ann(name: str, product: str, checkpoint: str | None) -> torch.nn.Modul
     if checkpoint:
         return build_model(load_checkpoint(checkpoint), extra).eval()
     return spikemask.create_model(name, in_channels=1, img_size=28, **OPTIONS[name], **extra).eval()
+
+
+def mnist_batches(batch: int, batches: int) -> list[torch.Tensor]:
+    """The first ``batch × batches`` bundled MNIST test images, in batches ``[batch, 1, 28, 28]``."""
+    test = get_dataset("mnist", train=False).dataset
+    images = torch.stack([test[i][0] for i in range(batch * batches)])
+    return list(images.split(batch))
 
 
 @torch.no_grad()
@@ -47,8 +57,10 @@ def main() -> None:
     parser.add_argument("--neurons", nargs="+", default=["if", "signed", "burst:4"])
     parser.add_argument("--vgg-checkpoint", help="a trained VGG-16 checkpoint (e.g. the demo's ratio_0)")
     parser.add_argument("--mst-checkpoint", help="a trained mst_swin_micro checkpoint")
+    parser.add_argument("--inputs", choices=("mnist", "random"), default="mnist",
+                        help="MNIST test images (default) or uniform noise")
     args = parser.parse_args()
-    batches = image_batches(args)
+    batches = mnist_batches(args.batch, args.batches) if args.inputs == "mnist" else image_batches(args)
     steps = args.time_steps
     rows = []
     for name, checkpoint in (("vgg16", args.vgg_checkpoint), ("mst_swin_micro", args.mst_checkpoint)):
@@ -62,7 +74,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 ann_s.append(timed(ann_pass, batches))
                 snn_s.append(timed(snn_run, batches))
-            row = {"model": name, "neuron": neuron, "ann_s": statistics.median(ann_s),
+            row = {"model": name, "neuron": neuron, "inputs": args.inputs, "ann_s": statistics.median(ann_s),
                    "snn_s": statistics.median(snn_s)}
             row["ratio"] = row["snn_s"] / (steps * row["ann_s"])
             rows.append(row)

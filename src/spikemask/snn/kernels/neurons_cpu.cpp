@@ -10,7 +10,9 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 #include <vector>
 
@@ -264,30 +266,46 @@ torch::Tensor signed_if_forward(torch::Tensor x, torch::Tensor v, torch::Tensor 
   return out;
 }
 
+// The unsigned integer type of a scalar's bits, and the mask of all its bits but the sign: a value is
+// nonzero (NaN included, -0.0 not) exactly when its bits & mask are, and OR-ing bits vectorizes.
+template <typename scalar_t>
+using bits_t = std::conditional_t<sizeof(scalar_t) == 8, uint64_t,
+                                  std::conditional_t<sizeof(scalar_t) == 4, uint32_t, uint16_t>>;
+
+template <typename scalar_t>
+constexpr bits_t<scalar_t> magnitude_mask() {
+  return static_cast<bits_t<scalar_t>>(~(bits_t<scalar_t>(1) << (8 * sizeof(scalar_t) - 1)));
+}
+
 // Whether the strided block at p (dims sizes/strides, the last one innermost) holds a nonzero value;
 // stops at the first chunk that does.
 template <typename scalar_t>
 bool any_nonzero(const scalar_t* p, const int64_t* sizes, const int64_t* strides, int64_t dims) {
-  const scalar_t zero = 0;
-  if (dims == 0) return !(p[0] == zero);
+  using bits = bits_t<scalar_t>;
+  constexpr bits mask = magnitude_mask<scalar_t>();
+  const bits* q = reinterpret_cast<const bits*>(p);
+  if (dims == 0) return (q[0] & mask) != 0;
   if (dims > 1) {
     for (int64_t i = 0; i < sizes[0]; ++i)
       if (any_nonzero(p + i * strides[0], sizes + 1, strides + 1, dims - 1)) return true;
     return false;
   }
-  constexpr int64_t kChunk = 4096;
+  constexpr int64_t kChunk = 8192;
   const int64_t n = sizes[0], stride = strides[0];
-  for (int64_t lo = 0; lo < n; lo += kChunk) {
-    const int64_t hi = std::min(n, lo + kChunk);
-    bool any = false;
-    if (stride == 1) {
-      for (int64_t i = lo; i < hi; ++i) any |= !(p[i] == zero);
-    } else {
-      for (int64_t i = lo; i < hi; ++i) any |= !(p[i * stride] == zero);
+  std::atomic<bool> found{false};
+  at::parallel_for(0, n, 16 * kChunk, [&](int64_t begin, int64_t end) {  // the cores share long rows
+    for (int64_t lo = begin; lo < end && !found.load(std::memory_order_relaxed); lo += kChunk) {
+      const int64_t hi = std::min(end, lo + kChunk);
+      bits acc = 0;
+      if (stride == 1) {
+        for (int64_t i = lo; i < hi; ++i) acc |= q[i];
+      } else {
+        for (int64_t i = lo; i < hi; ++i) acc |= q[i * stride];
+      }
+      if ((acc & mask) != 0) found.store(true, std::memory_order_relaxed);
     }
-    if (any) return true;
-  }
-  return false;
+  });
+  return found.load();
 }
 
 // Index of the last step of x [T, ...] (any strides) with a nonzero value (-1: none). Walks back from
@@ -302,8 +320,13 @@ int64_t last_active_step(torch::Tensor x) {
   std::vector<int64_t> sizes, strides;
   for (auto [stride, size] : dims) {
     if (size == 0) return -1;
-    sizes.push_back(size);
-    strides.push_back(stride);
+    if (!sizes.empty() && strides.back() == stride * size) {  // contiguous with the one outside: merge
+      sizes.back() *= size;
+      strides.back() = stride;
+    } else {
+      sizes.push_back(size);
+      strides.push_back(stride);
+    }
   }
   int64_t found = -1;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "last_active_step", [&] {
