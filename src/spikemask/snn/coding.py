@@ -49,8 +49,8 @@ class OnsetBias(StatefulModule):
     """Mixin for an affine module ``f(x) = Wx + c``: its constant ``c`` enters at the first step only.
 
     The first step of a run gets ``f(x)``, every later step ``Wx``: the module's product without its
-    constant where :func:`linear_part` knows it (convolutions, linears, modules with a
-    ``linear_part`` method), else ``f(x) − f(0)`` with ``f(0)`` computed once per input shape from a
+    constant where :func:`write_linear_part` knows it (convolutions, linears, eval-mode BatchNorms,
+    modules with a ``linear_part`` method), else ``f(x) − f(0)`` with ``f(0)`` computed once per input shape from a
     zero step (so BatchNorm shifts and any extra arguments are exact). The steps after the last one
     with any nonzero increment are not computed (their output is 0).
     Built by :func:`onset_only`; the module keeps its class's parameters, names and ``isinstance``.
@@ -63,8 +63,8 @@ class OnsetBias(StatefulModule):
         self.steps += steps
         if first:
             head = super().forward(x_t[0], *args)                                   # f(x) at step 1
-            self.shapes = (x_t.shape[1:], head.shape)
-        out = x_t.new_empty(steps, *self.shapes[1])
+            self.out_shape = head.shape                                              # one step [B, ...]
+        out = x_t.new_empty(steps, *self.out_shape)
         if first:
             out[0] = head
         start = int(first)
@@ -77,7 +77,7 @@ class OnsetBias(StatefulModule):
         """``out = Wx`` for the steps ``x`` ``[n·B, ...]`` (``out`` ``[n·B, ...]``, a view to fill)."""
         if write_linear_part(self, x, out, *args):
             return
-        batch = self.shapes[1][0]
+        batch = self.out_shape[0]
         if self.offset is None:
             self.offset = super().forward(torch.zeros_like(x[:batch]), *args)      # f(0) of one step
         out.copy_(super().forward(x, *args))                                         # f(x) − f(0)
@@ -130,6 +130,6 @@ def onset_only(module: nn.Module) -> nn.Module:
     module.step_mode = "m"
     module._state_defaults = {}
     module.register_state("steps", 0)
-    module.register_state("shapes")
+    module.register_state("out_shape")
     module.register_state("offset")
     return module
