@@ -114,19 +114,18 @@ class SpikeProduct(StatefulModule):
             return out
         a, b = a[:steps], b[:steps]
         ca_now, cb_prev = a.cumsum(0), b.cumsum(0).sub_(b)                # C_a(t), C_b(t−1)
-        last = None
+        saved_a = None
         if self._continues(a, b):
             ca_now += self.state[0]
             cb_prev += self.state[1]
-            last = self.state[2]
-        self.state = (ca_now[-1], cb_prev[-1] + b[-1], None)
+            saved_a = self.state[2]
         if f is identity:
-            d_a, a_now = a, ca_now
+            d_a, a_now, last = a, ca_now, None
         else:                                                     # A(t) = f(C_a(t)), analog; A(0) = 0
             a_now = f(ca_now)
-            first = last if last is not None and last.shape == a_now.shape[1:] else torch.zeros_like(a_now[0])
-            d_a = a_now - torch.cat([first[None], a_now[:-1]])
-            self.state = (*self.state[:2], a_now[-1])
+            first = saved_a if saved_a is not None and saved_a.shape == a_now.shape[1:] else torch.zeros_like(a_now[0])
+            d_a, last = a_now - torch.cat([first[None], a_now[:-1]]), a_now[-1]
+        self.state = (ca_now[-1], cb_prev[-1] + b[-1], last)
         # ΔA·C_b(t−1) + A(t−1)·s_b + ΔA·s_b, with the two terms of s_b computed as one: A(t)·s_b
         now = out[:steps]
         torch.matmul(d_a, cb_prev, out=now)
