@@ -6,7 +6,9 @@ Each command module has ``register(subparsers)`` which adds its parser and sets 
 User errors (:class:`~spikemask.errors.SpikemaskError`) print one line and exit with status 2; an
 :class:`~spikemask.errors.OptionError` names the command's flag (``--epochs``) where the library
 names the parameter (``epochs``). Ctrl-C (SIGINT) and SIGTERM print one line and exit with 130 and
-143; the last complete checkpoint and results are kept.
+143; the last complete checkpoint and results are kept. The commands of :data:`TENSOR_COMMANDS` start by
+installing the caching CPU allocator (:mod:`spikemask.allocator`; ``SPIKEMASK_KEEP_FREED_MEMORY=0``
+leaves torch's allocator in place).
 """
 from __future__ import annotations
 
@@ -17,11 +19,14 @@ import signal
 import sys
 import threading
 
+from spikemask.allocator import keep_freed_memory_unless_disabled
 from spikemask.errors import OptionError, SpikemaskError
 from spikemask.io import prepare_folder, remove_empty
 
 COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "export", "load", "models"]
 OPTIONAL_COMMANDS = ["data", "mst", "sdm", "prune"]  # registered when their module exists
+# commands whose work is large tensors: they run with the caching CPU allocator (spikemask.allocator)
+TENSOR_COMMANDS = {"demo", "train", "convert", "evaluate", "energy", "mst", "sdm"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -73,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     created: list = []
     try:
+        if args.command in TENSOR_COMMANDS:
+            keep_freed_memory_unless_disabled()                            # large tensors reuse freed memory
         if getattr(args, "out", None):
             created = prepare_folder(args.out)                             # checked before any work
         return int(args.func(args) or 0)

@@ -1,4 +1,5 @@
-"""The ``cpp`` backend: the fused CPU scans of ``neurons_cpu.cpp``, built once with the system's C++ compiler.
+"""The ``cpp`` backend: the fused CPU scans of ``neurons_cpu.cpp`` (and the caching CPU allocator of
+``allocator_cpu.cpp``, see :mod:`spikemask.allocator`), built once with the system's C++ compiler.
 
 The first use in a fresh environment compiles the kernels (about a minute on 2 cores; a line on
 stderr says so) and caches them in torch's extension folder (``TORCH_EXTENSIONS_DIR``, default
@@ -17,8 +18,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
-NAME = "spikemask_neurons_cpu"
-SOURCE = Path(__file__).with_name("neurons_cpu.cpp")
+NAME = "spikemask_cpu"
+SOURCES = [Path(__file__).with_name(name) for name in ("neurons_cpu.cpp", "allocator_cpu.cpp")]
 # -fopenmp: at::parallel_for spreads the neuron blocks over the cores (and `omp simd` vectorizes them);
 # -ffp-contract=off: no fused multiply-adds, so every operation rounds as in the reference loop;
 # -fno-trapping-math / -fno-math-errno: compares and exp may be vectorized (results unchanged: they
@@ -45,10 +46,10 @@ def load() -> ModuleType | None:
 
             folder = Path(cpp_extension._get_build_directory(NAME, verbose=False))
             if not (folder / f"{NAME}.so").exists():
-                print("spikemask: building the fused CPU neuron kernels (once per environment, about a minute)...",
+                print("spikemask: building the fused CPU kernels (once per environment, about a minute)...",
                       file=sys.stderr, flush=True)
             with _standard_streams():
-                _module = cpp_extension.load(NAME, [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
+                _module = cpp_extension.load(NAME, [str(s) for s in SOURCES], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
                                              verbose=False)
         except Exception as err:  # no compiler, no ninja, no Python headers: the torch backend takes over
             _failure = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"

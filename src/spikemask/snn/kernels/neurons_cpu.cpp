@@ -340,10 +340,16 @@ int64_t last_active_step(torch::Tensor x) {
 
 }  // namespace
 
+// allocator_cpu.cpp, the other source of this extension
+bool install_caching_allocator(int64_t limit_bytes);
+int64_t cached_bytes();
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("if_forward", &if_forward, "IF scan (reset by subtraction)");
   m.def("lif_forward", &lif_forward, "LIF scan, forward");
   m.def("lif_backward", &lif_backward, "LIF scan, reverse (closed-form gradient)");
   m.def("signed_if_forward", &signed_if_forward, "signed IF (ST-BIF+) scan");
   m.def("last_active_step", &last_active_step, "last step with a nonzero value");
+  m.def("install_caching_allocator", &install_caching_allocator, "make the caching allocator torch's CPU allocator");
+  m.def("cached_bytes", &cached_bytes, "bytes the caching CPU allocator holds for reuse");
 }
