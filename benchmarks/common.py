@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import torch
 
+from spikemask.allocator import keep_freed_memory
 from spikemask.io import write_json
 
 
@@ -43,6 +45,28 @@ def write_record(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     print(f"wrote {write_json(args.out, record)}")
 
 
+# glibc settings that make malloc keep freed memory (no mmap per large block, no trimming): what an
+# unmodified library such as SpikingJelly can get without spikemask's caching allocator
+KEEP_FREED_GLIBC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
+
+
+def add_allocator_options(parser: argparse.ArgumentParser) -> None:
+    """``--allocator`` (our process's CPU allocator) and ``--peer-malloc`` (the peer's glibc setting)."""
+    parser.add_argument("--allocator", choices=["cache", "system"], default="cache",
+                        help="spikemask's CPU allocator: the caching one the spikemask command installs "
+                             "(default) or torch's own (SPIKEMASK_KEEP_FREED_MEMORY=0)")
+    parser.add_argument("--peer-malloc", choices=["default", "keep"], default="default",
+                        help="SpikingJelly's process: glibc malloc as installed (default), or told to keep "
+                             f"freed memory too ({' '.join(f'{k}={v}' for k, v in KEEP_FREED_GLIBC.items())})")
+
+
+def use_allocator(args: argparse.Namespace) -> None:
+    """Install the caching allocator in this process when ``--allocator cache``."""
+    if args.allocator == "cache" and not keep_freed_memory():
+        raise SystemExit("the caching CPU allocator needs the fused CPU kernels, which cannot be built here; "
+                         "pass --allocator system")
+
+
 WORKER = Path(__file__).with_name("peers") / "spikingjelly_worker.py"
 
 
@@ -50,17 +74,20 @@ class Peer:
     """SpikingJelly 2.0 in its own venv, behind ``peers/spikingjelly_worker.py``: :meth:`run` times one
     call of a case there. :meth:`start` gives ``None`` (and says so) when that venv is not there."""
 
-    def __init__(self, python: str, threads: int) -> None:
+    def __init__(self, python: str, threads: int, keep_freed: bool = False) -> None:
+        env = {**os.environ, **(KEEP_FREED_GLIBC if keep_freed else {})}
         self.proc = subprocess.Popen([python, str(WORKER), str(threads)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, text=True, env=env)
 
     @classmethod
-    def start(cls, python: str | None, threads: int) -> "Peer | None":
+    def start(cls, python: str | None, threads: int, keep_freed: bool = False) -> "Peer | None":
+        """The worker in ``python``'s venv with ``threads`` threads (glibc told to keep freed memory when
+        ``keep_freed``), or ``None`` when there is no such python."""
         if not python or not Path(python).exists():
             print(f"SpikingJelly venv not found ({python or 'no --peer-python'}): timing spikemask alone. "
                   "Install it as README says and pass --peer-python.", file=sys.stderr)
             return None
-        return cls(python, threads)
+        return cls(python, threads, keep_freed)
 
     def run(self, case: str, shape: tuple[int, ...]) -> dict:
         self.proc.stdin.write(json.dumps({"case": case, "shape": list(shape)}) + "\n")

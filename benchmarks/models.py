@@ -13,7 +13,12 @@
    size then): T = 16, T = 64, and T = 64 with gradient checkpointing over chunks of 16 and of 8
    steps (``spikemask train --checkpoint-steps S``).
 
+Cases 1 and 2 run with spikemask's caching CPU allocator, as the ``spikemask`` command does
+(``--allocator system``: torch's own); SpikingJelly's glibc malloc is as installed, or with
+``--peer-malloc keep`` told to keep freed memory. The memory children keep torch's allocator.
+
 Run:  python benchmarks/models.py [--peer-python /path/to/sj-venv/bin/python] [--batch 2] [--repeat 5]
+      [--allocator cache|system] [--peer-malloc default|keep]
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import Peer
+from common import Peer, add_allocator_options, use_allocator
 
 from spikemask.io import write_json
 from spikemask.models import create_model
@@ -162,13 +167,15 @@ def main() -> None:
     parser.add_argument("--memory-batch", type=int, default=2, help="samples per step of the memory case")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "models.json"))
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    add_allocator_options(parser)
     args = parser.parse_args()
     if args.memory_child:
         time_steps, batch, steps = map(int, args.memory_child.split(","))
         print(json.dumps(step_memory(time_steps, batch, steps or None)))
         return
+    use_allocator(args)   # the memory children keep torch's allocator: they count live tensors
     shape = (16, args.batch, 2, 128, 128)
-    peer = Peer.start(args.peer_python, torch.get_num_threads())
+    peer = Peer.start(args.peer_python, torch.get_num_threads(), args.peer_malloc == "keep")
     try:
         train = bench_train_step(shape, peer, args.repeat)
     finally:
@@ -177,7 +184,8 @@ def main() -> None:
     infer = bench_inference(shape, args.repeat)
     memory = bench_memory(args.memory_batch)
 
-    print(f"threads {torch.get_num_threads()}, T = 16, B = {args.batch}, 128 px, 2 channels, {args.repeat} rounds")
+    print(f"threads {torch.get_num_threads()}, T = 16, B = {args.batch}, 128 px, 2 channels, {args.repeat} rounds, "
+          f"allocator {args.allocator}, SpikingJelly's malloc {args.peer_malloc}")
     print(f"Spikformer-2-256 training step (parameters: {train['parameters']})")
     for name, seconds in train["seconds_median"].items():
         ratio = train.get("speedup_vs_spikingjelly", {}).get(name)
@@ -191,7 +199,7 @@ def main() -> None:
         print(f"  {label:34} {row['step_adds_mib']:8.0f} MiB = {row['over_t16']:.2f}× T = 16 "
               f"(peak RSS {row['peak_mib']:.0f} MiB), {row['seconds']:.2f} s")
     record = {"threads": torch.get_num_threads(), "machine": platform.platform(), "torch": torch.__version__,
-              "rows": [train, infer, memory]}
+              "allocator": args.allocator, "peer_malloc": args.peer_malloc, "rows": [train, infer, memory]}
     print(f"wrote {write_json(args.out, record)}")
 
 

@@ -14,9 +14,15 @@ forward (read x, write the spike), 24 for forward + backward (and the saved pre-
 spike gradient read, the input gradient written). The fresh-output floor is the time to allocate and
 write the scan's outputs alone (1 tensor of ``[T, B, N]`` for a forward, 3 for forward + backward):
 a new tensor's pages are faulted in and zeroed by the kernel on first touch, which on a small VM
-costs more than the scan's arithmetic.
+costs more than the scan's arithmetic, unless the allocator hands back memory already mapped.
+
+Our process runs with spikemask's caching CPU allocator, as the ``spikemask`` command does
+(``--allocator system``: torch's own). SpikingJelly's runs with glibc's malloc as installed, or with
+``--peer-malloc keep`` told by environment variables to keep freed memory, the nearest an unmodified
+library gets to the cache (docs/benchmarks.md reports both).
 
 Run:  python benchmarks/neurons.py [--peer-python /path/to/sj-venv/bin/python] [--repeat 15]
+      [--allocator cache|system] [--peer-malloc default|keep]
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import Peer
+from common import Peer, add_allocator_options, use_allocator
 
 from spikemask.io import write_json
 from spikemask.snn import kernels
@@ -119,12 +125,14 @@ def main() -> None:
                         help="our backends to time, comma-separated (default auto,torch,reference)")
     parser.add_argument("--repeat", type=int, default=15, help="timed pairs per case (default 15)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "neurons.json"))
+    add_allocator_options(parser)
     args = parser.parse_args()
+    use_allocator(args)
     backends = [kernels.check_backend(b) for b in args.backends.split(",")]
     threads = torch.get_num_threads()
     bandwidth = copy_bandwidth()
     auto = kernels.resolve_backend("auto", torch.zeros(1))
-    peer = Peer.start(args.peer_python, threads)
+    peer = Peer.start(args.peer_python, threads, args.peer_malloc == "keep")
     rows = []
     try:
         for case, shape, nbytes, outputs in CASES:
@@ -136,7 +144,8 @@ def main() -> None:
     finally:
         if peer:
             peer.close()
-    print(f"threads {threads}, copy bandwidth {bandwidth / 1e9:.1f} GB/s, auto = {auto}, {args.repeat} pairs per case")
+    print(f"threads {threads}, copy bandwidth {bandwidth / 1e9:.1f} GB/s, auto = {auto}, {args.repeat} pairs per case, "
+          f"allocator {args.allocator}, SpikingJelly's malloc {args.peer_malloc}")
     names = backends + (["spikingjelly"] if peer else [])
     head = f"{'case':12} {'shape [T,B,N]':16} " + " ".join(f"{n + ' M/s':>16}" for n in names)
     head += f" {'bound M/s':>10} {'floor M/s':>10}" + ("".join(f" {n + ' / SJ':>14}" for n in backends) if peer else "")
@@ -152,6 +161,7 @@ def main() -> None:
                 line += "  RESULTS DIFFER: " + json.dumps(row["checks"])
         print(line)
     record = {"threads": threads, "machine": platform.platform(), "torch": torch.__version__, "auto": auto,
+              "allocator": args.allocator, "peer_malloc": args.peer_malloc,
               "copy_bandwidth_bytes_per_s": bandwidth, "repeat": args.repeat, "rows": rows}
     print(f"wrote {write_json(args.out, record)}")
 
