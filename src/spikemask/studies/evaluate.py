@@ -84,6 +84,9 @@ class SimulationSettings(EvalSettings):
     neuron: str | None = field(default=None, metadata={
         "help": f"conversion neuron: {NEURON_HELP}; exact conversion needs --opt product=exact for MST "
                 "(default: the checkpoint's, else 'if')", "check": parse_neuron})
+    channels_last: bool = field(default=False, metadata={
+        "help": "simulate with channels-last convolution weights and activations (as `train "
+                "--channels-last`; spikes equal up to float rounding)"})
 
 
 @dataclass(kw_only=True)
@@ -133,6 +136,8 @@ def simulate_split(model: nn.Module, loader: DataLoader, cfg: SimulationSettings
                                          f"it is not converted, so neuron={neuron!r} does not apply; drop --neuron "
                                          "(and --check-equivalence)")
     snn = model if spiking else convert(model, hold_masks=cfg.hold_masks, neuron=neuron)
+    if cfg.channels_last:
+        snn = snn.to(memory_format=torch.channels_last)
     result = evaluate_snn(snn, loader, cfg.time_steps, device, cfg.time_chunk, cfg.alpha, cfg.mask_seed,
                           cfg.max_batches, progress=cfg.progress, spikes=cfg.spikes,
                           energy_models=getattr(cfg, "energy_models", None), reference=None if spiking else model)
