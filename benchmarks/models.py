@@ -7,7 +7,8 @@
    The two are the same configuration but not the same network: our SPS fires its LIF before each
    max-pool (the authors' code, FAITHFULNESS S1), SpikingJelly's after, so our stem's neurons see 4×
    more elements. Parameter counts are printed.
-2. ``sdmformer_infer``: SDMFormer-2-256 inference, images (samples of T frames) per second.
+2. ``sdmformer_infer``: SDMFormer-2-256 inference, images (samples of T frames) per second, plain and
+   channels-last (``evaluate --channels-last``), alternated.
 3. ``memory``: the peak memory a training step of SDMFormer-2-64 adds, each measured in a fresh
    process (Linux: the peak resident size ``VmHWM``, reset just before the step, minus the resident
    size then): T = 16, T = 64, and T = 64 with gradient checkpointing over chunks of 16 and of 8
@@ -23,6 +24,7 @@ Run:  python benchmarks/models.py [--peer-python /path/to/sj-venv/bin/python] [-
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -102,21 +104,26 @@ def bench_train_step(shape: tuple[int, ...], peer: Peer | None, repeat: int) -> 
 
 
 def bench_inference(shape: tuple[int, ...], repeat: int) -> dict:
-    """SDMFormer-2-256 inference img/s on seeded frames (median of ``repeat`` calls after a warm-up)."""
+    """SDMFormer-2-256 inference img/s on seeded frames, plain and channels-last (``evaluate
+    --channels-last``), alternated: the median of ``repeat`` calls each after a warm-up round."""
     torch.manual_seed(0)
-    model = create_model("sdmformer_2_256", num_classes=10, in_channels=shape[2], img_size=shape[3],
+    plain = create_model("sdmformer_2_256", num_classes=10, in_channels=shape[2], img_size=shape[3],
                          time_steps=shape[0]).eval()
+    models = {"ours": plain, "ours_channels_last": copy.deepcopy(plain).to(memory_format=torch.channels_last)}
     x = frames(shape)
-    seconds = []
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    logits = {}
     with torch.inference_mode():
         for i in range(repeat + 1):
-            start = time.perf_counter()
-            model(x)
-            reset_net(model)
-            if i:
-                seconds.append(time.perf_counter() - start)
+            for name, model in models.items():
+                start = time.perf_counter()
+                logits[name] = model(x)
+                reset_net(model)
+                if i:
+                    seconds[name].append(time.perf_counter() - start)
     return {"case": "sdmformer_infer", "model": "SDMFormer-2-256", "shape": list(shape),
-            "img_per_s": shape[1] / statistics.median(seconds)}
+            "img_per_s": {name: shape[1] / statistics.median(t) for name, t in seconds.items()},
+            "max_abs_logit_diff": float((logits["ours"] - logits["ours_channels_last"]).abs().max())}
 
 
 def memory_status_mib(field: str) -> float:
@@ -191,7 +198,8 @@ def main() -> None:
         ratio = train.get("speedup_vs_spikingjelly", {}).get(name)
         print(f"  {name:20} {seconds:7.3f} s  {train['img_per_s'][name]:6.2f} img/s"
               + (f"  {ratio:.2f}× SpikingJelly" if ratio else ""))
-    print(f"SDMFormer-2-256 inference: {infer['img_per_s']:.2f} img/s")
+    print("SDMFormer-2-256 inference: " + ", ".join(f"{n} {v:.2f} img/s" for n, v in infer["img_per_s"].items())
+          + f" (logits differ by at most {infer['max_abs_logit_diff']:.1e})")
     print(f"SDMFormer-2-64 training step, memory it adds (B = {args.memory_batch}):")
     for row in memory["rows"]:
         label = f"T = {row['time_steps']}" + (f", checkpointed every {row['checkpoint_steps']}"
