@@ -22,13 +22,15 @@ from spikemask.io import write_json
 
 
 def timing_parser(doc: str, result_name: str) -> argparse.ArgumentParser:
-    """A parser with ``-T``, ``--batch``, ``--batches``, ``--repeat`` and ``--out`` (``results/<result_name>``)."""
+    """A parser with ``-T``, ``--batch``, ``--batches``, ``--repeat``, ``--out`` (``results/<result_name>``)
+    and ``--allocator``."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("-T", "--time-steps", type=int, default=32)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--batches", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / result_name))
+    add_allocator_options(parser)
     return parser
 
 
@@ -41,7 +43,8 @@ def image_batches(args: argparse.Namespace) -> list[torch.Tensor]:
 def write_record(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     """Write the run's settings, the machine and ``rows`` to ``args.out`` and say where."""
     record = {"time_steps": args.time_steps, "images": args.batch * args.batches, "repeat": args.repeat,
-              "threads": torch.get_num_threads(), "machine": platform.platform(), "rows": rows}
+              "threads": torch.get_num_threads(), "allocator": args.allocator, "machine": platform.platform(),
+              "rows": rows}
     print(f"wrote {write_json(args.out, record)}")
 
 
@@ -50,14 +53,16 @@ def write_record(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
 KEEP_FREED_GLIBC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
 
 
-def add_allocator_options(parser: argparse.ArgumentParser) -> None:
-    """``--allocator`` (our process's CPU allocator) and ``--peer-malloc`` (the peer's glibc setting)."""
+def add_allocator_options(parser: argparse.ArgumentParser, peer: bool = False) -> None:
+    """``--allocator`` (our process's CPU allocator) and, with ``peer``, ``--peer-malloc`` (the peer's
+    glibc setting)."""
     parser.add_argument("--allocator", choices=["cache", "system"], default="cache",
                         help="spikemask's CPU allocator: the caching one the spikemask command installs "
                              "(default) or torch's own (SPIKEMASK_KEEP_FREED_MEMORY=0)")
-    parser.add_argument("--peer-malloc", choices=["default", "keep"], default="default",
-                        help="SpikingJelly's process: glibc malloc as installed (default), or told to keep "
-                             f"freed memory too ({' '.join(f'{k}={v}' for k, v in KEEP_FREED_GLIBC.items())})")
+    if peer:
+        parser.add_argument("--peer-malloc", choices=["default", "keep"], default="default",
+                            help="SpikingJelly's process: glibc malloc as installed (default), or told to keep "
+                                 f"freed memory too ({' '.join(f'{k}={v}' for k, v in KEEP_FREED_GLIBC.items())})")
 
 
 def use_allocator(args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ import statistics
 import time
 
 import torch
-from common import image_batches, timing_parser, write_record
+from common import image_batches, timing_parser, use_allocator, write_record
 
 import spikemask
 from spikemask.checkpoint import load_checkpoint
@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--inputs", choices=("mnist", "random"), default="mnist",
                         help="MNIST test images (default) or uniform noise")
     args = parser.parse_args()
+    use_allocator(args)
     batches = mnist_batches(args.batch, args.batches) if args.inputs == "mnist" else image_batches(args)
     steps = args.time_steps
     rows = []

@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--memory-batch", type=int, default=2, help="samples per step of the memory case")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "models.json"))
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
-    add_allocator_options(parser)
+    add_allocator_options(parser, peer=True)
     args = parser.parse_args()
     if args.memory_child:
         time_steps, batch, steps = map(int, args.memory_child.split(","))

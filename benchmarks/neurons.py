@@ -125,7 +125,7 @@ def main() -> None:
                         help="our backends to time, comma-separated (default auto,torch,reference)")
     parser.add_argument("--repeat", type=int, default=15, help="timed pairs per case (default 15)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "neurons.json"))
-    add_allocator_options(parser)
+    add_allocator_options(parser, peer=True)
     args = parser.parse_args()
     use_allocator(args)
     backends = [kernels.check_backend(b) for b in args.backends.split(",")]

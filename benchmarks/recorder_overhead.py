@@ -14,7 +14,7 @@ import statistics
 import time
 
 import torch
-from common import image_batches, timing_parser, write_record
+from common import image_batches, timing_parser, use_allocator, write_record
 
 import spikemask
 from spikemask.convert.conversion import convert, load_model
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["vgg16", "mst_swin_micro", "spikformer_2_64"])
     parser.add_argument("--vgg-checkpoint", help="a trained VGG-16 checkpoint (e.g. the demo's ratio_0)")
     args = parser.parse_args()
+    use_allocator(args)
     batches = image_batches(args)
     rows = []
     for name in args.models:

@@ -12,6 +12,7 @@ model (VGG-16, width 0.25, L = 4, MNIST size) at T = 32:
 It prints a table of seconds and ratios to the dense bound, and writes JSON. Run::
 
     python benchmarks/simulate.py [--checkpoint runs/demo/ratio_0/checkpoint.pt] [--batch 64] [--repeats 3]
+        [--allocator cache|system]
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import add_allocator_options, use_allocator
 
 import spikemask
 from spikemask.convert.conversion import convert, load_model
@@ -46,7 +48,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "simulate.json"))
+    add_allocator_options(parser)
     args = parser.parse_args()
+    use_allocator(args)
 
     if args.checkpoint:
         ann = load_model(args.checkpoint)
@@ -67,12 +71,13 @@ def main() -> None:
         }
     bound = timings["ann_dense_bound"]
     print(f"{ann.model_name} {ann.model_options}, T={T}, B={B}, device={args.device}, "
-          f"threads={torch.get_num_threads()}")
+          f"threads={torch.get_num_threads()}, allocator {args.allocator}")
     print(f"{'variant':18s} {'seconds':>9s} {'÷ dense bound':>14s}")
     for name, sec in timings.items():
         print(f"{name:18s} {sec:9.3f} {sec / bound:14.2f}")
     record = {"model": ann.model_name, "options": ann.model_options, "time_steps": T, "batch": B,
-              "device": args.device, "threads": torch.get_num_threads(), "machine": platform.machine(),
+              "device": args.device, "threads": torch.get_num_threads(), "allocator": args.allocator,
+              "machine": platform.machine(),
               "torch": torch.__version__, "seconds": timings,
               "ratio_to_dense_bound": {k: v / bound for k, v in timings.items()}}
     out = Path(args.out)
