@@ -26,7 +26,7 @@ from spikemask.io import prepare_folder, remove_empty
 COMMANDS = ["demo", "train", "convert", "evaluate", "energy", "export", "load", "models"]
 OPTIONAL_COMMANDS = ["data", "mst", "sdm", "prune"]  # registered when their module exists
 # commands whose work is large tensors: they run with the caching CPU allocator (spikemask.allocator)
-TENSOR_COMMANDS = {"demo", "train", "convert", "evaluate", "energy", "mst", "sdm"}
+TENSOR_COMMANDS = {"demo", "train", "convert", "evaluate", "energy", "export", "mst", "sdm"}
 
 
 class OneLineParser(argparse.ArgumentParser):
