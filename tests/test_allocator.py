@@ -9,8 +9,9 @@ from spikemask.snn.kernels import cpu
 
 needs_cpp = pytest.mark.skipif(cpu.load() is None, reason="the fused CPU kernels cannot be built here")
 
-# Allocate and fill a 64 MiB tensor twice; print whether the allocator was installed, the page faults
-# of the second allocation, the bytes cached at the end, and a check of values through the cache.
+# Allocate and fill a 64 MiB tensor twice, then a 96 MiB one after a 128 MiB one is freed; print whether
+# the allocator was installed, the page faults of the second and the 96 MiB allocations, the bytes
+# cached at the end, and a check of values through the cache.
 PROBE = """
 import os, resource, sys, torch
 from spikemask.allocator import cached_bytes, keep_freed_memory
@@ -26,28 +27,34 @@ ok = bool((a == 2.0).all()) and float(small.sum()) == 499500.0 and empty.numel()
 a.resize_(2**25).fill_(3.0)                            # a storage grows through the allocator
 ok = ok and bool((a == 3.0).all())
 del a
+before = faults()
+b = torch.empty(3 * 2**23).fill_(4.0)                  # 96 MiB: fits the freed 128 MiB block
+reused = faults() - before
+ok = ok and bool((b == 4.0).all())
+del b
 if os.fork() == 0:          # a child allocates after fork (one thread, as DataLoader workers: OpenMP can't fork)
     torch.set_num_threads(1)
     os._exit(0 if bool((torch.ones(2**22) == 1).all()) else 1)
 ok = ok and os.wait()[1] == 0
-print(installed, faulted, cached_bytes(), ok)
+print(installed, faulted, reused, cached_bytes(), ok)
 """
 
 
-def probe(mode: str) -> tuple[bool, int, int, bool]:
+def probe(mode: str) -> tuple[bool, int, int, int, bool]:
     out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True,
                          timeout=300).stdout
-    installed, faulted, cached, ok = out.split()
-    return installed == "True", int(faulted), int(cached), ok == "True"
+    installed, faulted, reused, cached, ok = out.split()
+    return installed == "True", int(faulted), int(reused), int(cached), ok == "True"
 
 
 @needs_cpp
 def test_freed_memory_is_reused_without_page_faults():
-    installed, faulted, cached, ok = probe("cache")
-    _, faulted_system, cached_system, ok_system = probe("system")
+    installed, faulted, reused, cached, ok = probe("cache")
+    _, faulted_system, reused_system, cached_system, ok_system = probe("system")
     assert installed and ok and ok_system
-    assert faulted_system > 10_000   # torch's allocator: 64 MiB of fresh 4 KiB pages (16384) faulted in
-    assert faulted < 1_000           # the caching allocator: the freed block is reused
+    assert faulted_system > 10_000 and reused_system > 10_000   # torch's allocator: fresh 4 KiB pages
+    assert faulted < 1_000           # the caching allocator: the freed block of the same size is reused
+    assert reused < 1_000            # and a freed block up to twice the request
     assert cached >= 2 * 2**26 and cached_system == 0   # the 64 and 128 MiB blocks are kept
 
 
