@@ -17,7 +17,7 @@ from spikemask.snn.kernels import reference, triton_kernels
 pytestmark = pytest.mark.skipif(triton_kernels.triton is None, reason="Triton is not installed")
 SHAPES = [(1, 4, 5), (6, 3, 700), (9, 1300)]  # N = 20, 2100, 1300: one block, several, a ragged last one
 # Triton 3.8's interpreter mis-reads bfloat16 (NumPy has none: a stored bf16 sum comes back ~1e38), so
-# bf16 is checked only where a GPU runs the compiled kernels (benchmarks/gpu_check.sh).
+# bf16 is checked only where a GPU runs the compiled kernels (benchmarks/gpu_check.py).
 DTYPES = [torch.float32, torch.float16]
 
 
