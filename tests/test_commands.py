@@ -171,3 +171,26 @@ def test_channels_last_simulation_counts_the_same_spikes(checkpoints, tmp_path, 
         e = json.loads((out / "energy.json").read_text())["energy"]
         counts.append([e["spikes_per_image"], e["acs_per_image"], e["macs_per_image"]])
     assert counts[0][0] > 0 and counts[1] == pytest.approx(counts[0], rel=1e-2)   # float rounding may flip a spike
+
+
+def test_channels_last_classifies_input_images_the_same(checkpoints, tmp_path, capsys, monkeypatch):
+    from spikemask.studies import evaluate as study
+
+    layouts = []   # the simulated network's conv weights: channels-last or not
+
+    def in_layout(snn, cfg):
+        snn = layout(snn, cfg)
+        weight = next(m.weight for m in snn.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+        layouts.append(weight.is_contiguous(memory_format=torch.channels_last))
+        return snn
+
+    layout = study.in_layout
+    monkeypatch.setattr(study, "in_layout", in_layout)
+    images = tmp_path / "images.pt"
+    torch.save(torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)), images)
+    lines = []
+    for flags in ([], ["--channels-last"]):
+        assert main(["evaluate", "--checkpoint", checkpoints["vgg"], "--input", str(images), "-T", "4", *flags]) == 0
+        lines.append(capsys.readouterr().out.splitlines())
+    assert layouts == [False, True]
+    assert len(lines[0]) == 4 and lines[1] == lines[0]   # "image i: ANN class a, SNN class s (T=4)"

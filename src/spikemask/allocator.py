@@ -11,9 +11,9 @@ so this cost dominates the fused neuron kernels and the SPS stem of a Spikformer
 of the fused CPU kernels' extension) as torch's CPU allocator, as torch's CUDA caching allocator does
 on the GPU. Blocks from 1 MiB up are rounded up to a size class (at most 1/8 more) and, when freed,
 kept while the cache holds at most a quarter of the machine's memory; a request takes the smallest
-kept block of its class up to twice its size. When the system has no memory left the cache is
-emptied first. Memory the cache holds is not
-returned to the system until the process exits, and torch's profiler does not see these blocks.
+kept block from its own size class up to twice its size. When the system has no memory left the
+cache is emptied first. Memory the cache holds is not returned to the system until the process
+exits, and torch's profiler does not see these blocks.
 
 The ``spikemask`` command installs it at start (``SPIKEMASK_KEEP_FREED_MEMORY=0`` leaves torch's
 allocator in place); a library user may call :func:`keep_freed_memory` once at the start of a script.

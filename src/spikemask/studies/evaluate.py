@@ -122,6 +122,11 @@ class ConvertConfig(CheckpointSettings):
 
 
 # ----------------------------------------------------------------------------- shared steps
+def in_layout(snn: nn.Module, cfg: SimulationSettings) -> nn.Module:
+    """``snn`` with channels-last convolution weights when ``cfg.channels_last`` (its activations follow)."""
+    return snn.to(memory_format=torch.channels_last) if cfg.channels_last else snn
+
+
 def simulate_split(model: nn.Module, loader: DataLoader, cfg: SimulationSettings,
                    device: torch.device, neuron: str = "if") -> dict[str, Any]:
     """Convert ``model`` with ``neuron`` and run :func:`~spikemask.measure.evaluation.evaluate_snn` with the
@@ -135,9 +140,7 @@ def simulate_split(model: nn.Module, loader: DataLoader, cfg: SimulationSettings
     check(not spiking or neuron == "if", f"{model.model_name or type(model).__name__} is a directly trained SNN: "
                                          f"it is not converted, so neuron={neuron!r} does not apply; drop --neuron "
                                          "(and --check-equivalence)")
-    snn = model if spiking else convert(model, hold_masks=cfg.hold_masks, neuron=neuron)
-    if cfg.channels_last:
-        snn = snn.to(memory_format=torch.channels_last)
+    snn = in_layout(model if spiking else convert(model, hold_masks=cfg.hold_masks, neuron=neuron), cfg)
     result = evaluate_snn(snn, loader, cfg.time_steps, device, cfg.time_chunk, cfg.alpha, cfg.mask_seed,
                           cfg.max_batches, progress=cfg.progress, spikes=cfg.spikes,
                           energy_models=getattr(cfg, "energy_models", None), reference=None if spiking else model)
@@ -232,7 +235,7 @@ def predict(cfg: EvaluateConfig) -> Prediction:
     check_input(model, x)
     with torch.no_grad():
         ann = model(x[None])[0].argmax(-1)                                          # the ANN: T = 1
-        snn = convert(model, hold_masks=cfg.hold_masks, neuron=saved_neuron(ckpt, cfg.neuron))
+        snn = in_layout(convert(model, hold_masks=cfg.hold_masks, neuron=saved_neuron(ckpt, cfg.neuron)), cfg)
         snn_logits = answer_by_step(simulate(snn, x, cfg.time_steps, cfg.time_chunk), snn.readout)[-1]  # [B, K]
     return Prediction(ann.tolist(), snn_logits.argmax(-1).tolist(), cfg.time_steps)
 

@@ -17,10 +17,9 @@
 #include <pthread.h>
 
 #include <cstdlib>
-#include <cstring>
+#include <map>
 #include <mutex>
 #include <new>
-#include <map>
 #include <vector>
 
 namespace {
